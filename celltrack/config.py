@@ -1,0 +1,70 @@
+"""CellTrack's configuration keys. Every key has its meaning and, where the paper sets one, its value."""
+from detectron2.config import CfgNode as CN
+
+
+def add_celltrack_config(cfg: CN) -> None:
+    """Add CellTrack's keys (MODEL.TRACK_HEAD.*, CELLTRACK.*) to a detectron2 config, in place."""
+    cfg.MODEL.TRACK_HEAD = CN()
+    # Registered name of the track head in TRACK_HEAD_REGISTRY.
+    cfg.MODEL.TRACK_HEAD.NAME = "SiameseTrackHead"
+    # Width of the shared FC that embeds a cell before the Siamese difference (paper: 256).
+    cfg.MODEL.TRACK_HEAD.FC_DIM = 256
+    # Which Siamese heads are on; turning one off reproduces the paper's ablation (paper: both).
+    cfg.MODEL.TRACK_HEAD.VISUAL_ON = True
+    cfg.MODEL.TRACK_HEAD.SPATIAL_ON = True
+    # Number of nearest cells in the relative position encoding, length 2n (paper: n=4).
+    cfg.MODEL.TRACK_HEAD.NUM_NEIGHBORS = 4
+    # Offsets to neighbours are divided by this many pixels (in network input scale) so that
+    # typical values are O(1); the paper says only "normalised".
+    cfg.MODEL.TRACK_HEAD.POSITION_SCALE = 64.0
+    # Weight of loss_track in the total loss (paper: 1, L = L_rpn + L_cls + L_box + L_mask + L_track).
+    cfg.MODEL.TRACK_HEAD.LOSS_WEIGHT = 1.0
+    # Foreground proposals per frame that enter the cross-frame pairs (caps the pair count per image).
+    cfg.MODEL.TRACK_HEAD.PROPOSALS_PER_FRAME = 64
+    # Fraction of positive (same-cell) pairs in the sampled pairs; negatives are far more numerous.
+    cfg.MODEL.TRACK_HEAD.POSITIVE_FRACTION = 0.25
+    # Pairs sampled per image pair for the track loss.
+    cfg.MODEL.TRACK_HEAD.PAIRS_PER_IMAGE = 256
+    # Whether a daughter and its mother count as the same cell (label 1) in training; the tracker calls a
+    # division when two cells in t match one cell in t-1, so they must look alike to the head.
+    cfg.MODEL.TRACK_HEAD.DAUGHTER_IS_POSITIVE = True
+
+    cfg.CELLTRACK = CN()
+    # Intensity percentiles mapped to 0 and 1 before the network, per image, in training and inference.
+    cfg.CELLTRACK.NORMALIZE_PERCENTILES = (1.0, 99.8)
+    # Training pairs frame t with frame t-gap, gap drawn from 1..MAX_FRAME_GAP (paper: 1).
+    cfg.CELLTRACK.MAX_FRAME_GAP = 1
+
+    cfg.CELLTRACK.AUGMENT = CN()
+    # Geometric augmentations, identical on both frames of a pair.
+    cfg.CELLTRACK.AUGMENT.FLIP = True
+    cfg.CELLTRACK.AUGMENT.ROTATE_90 = True
+    # Random crop (height, width) in pixels before resizing; (0, 0) turns cropping off.
+    cfg.CELLTRACK.AUGMENT.CROP_SIZE = (0, 0)
+    # Brightness / contrast / gamma / noise, drawn independently for each frame of a pair.
+    cfg.CELLTRACK.AUGMENT.PHOTOMETRIC = True
+
+    cfg.CELLTRACK.TRACKER = CN()
+    # Linking rule: "paper" (per-cell agreement of visual and spatial argmax, overlap fallback)
+    # or "global" (one-to-one Hungarian assignment of the fused scores).
+    cfg.CELLTRACK.TRACKER.METHOD = "paper"
+    # A cell whose best overlap (mask IoU) with t-1 is below ALPHA starts a new track (paper: 0.1).
+    cfg.CELLTRACK.TRACKER.ALPHA = 0.1
+    # Frames a lost track may be resumed after (0 = the paper: tracks end when nothing matches).
+    cfg.CELLTRACK.TRACKER.MAX_GAP = 0
+    # Candidate t-1 cells considered per cell in t (nearest by centre); bounds the linker's cost.
+    cfg.CELLTRACK.TRACKER.NUM_CANDIDATES = 10
+    # Detections below this score are not tracked.
+    cfg.CELLTRACK.TRACKER.MIN_SCORE = 0.5
+
+
+def get_celltrack_cfg(config_file: str = None, opts=()) -> CN:
+    """detectron2's defaults + CellTrack's keys, then ``config_file`` (through ``_BASE_``), then ``opts``."""
+    from detectron2.config import get_cfg
+
+    cfg = get_cfg()
+    add_celltrack_config(cfg)
+    if config_file:
+        cfg.merge_from_file(config_file)
+    cfg.merge_from_list(list(opts))
+    return cfg

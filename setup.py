@@ -1,0 +1,42 @@
+"""CellTrack: segment and track cells in time-lapse microscopy with one Detectron2 network.
+
+detectron2 and torch are not listed: torch builds differ per machine (CPU/CUDA) and detectron2 has no
+PyPI release. `make test` / `make demo` (tools/setup_env.sh) install both; see README.md.
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name="celltrack",
+    version="0.1.0",
+    description="CellTrack R-CNN: Mask R-CNN with a Siamese tracking head, as a Detectron2 extension",
+    python_requires=">=3.9",
+    packages=find_packages(include=["celltrack", "celltrack.*"]),
+    install_requires=[
+        # detectron2 v0.6's own dependencies (its setup.py), which the registry copy does not install
+        "Pillow>=7.1",
+        "matplotlib",
+        "pycocotools>=2.0.2",
+        "termcolor>=1.1",
+        "yacs>=0.1.8",
+        "tabulate",
+        "cloudpickle",
+        "fvcore>=0.1.5,<0.1.6",
+        "iopath>=0.1.7,<0.1.10",
+        "omegaconf>=2.1",
+        "hydra-core>=1.1",
+        "tensorboard",
+        # CellTrack's own
+        "numpy",
+        "scipy",
+        "opencv-python-headless",
+        "tifffile",
+        "imagecodecs",
+        "py-ctcmetrics>=1.3.3",
+        "tqdm>4.29.0",
+        "pandas",
+        "scikit-image",
+    ],
+    extras_require={
+        "dev": ["pytest", "laptrack"],
+    },
+)

@@ -13,6 +13,11 @@ it does nothing. The shims, and why each exists:
 * NumPy 1.24 removed the aliases ``np.int`` / ``np.float``, which detectron2 v0.6 uses while building a
   training loader (class histogram) and in two evaluators.
 
+* detectron2 v0.6's ``launch`` asserts CUDA and hard-codes NCCL, and ``create_ddp_model`` always passes
+  ``device_ids`` (which torch rejects for CPU modules), so multi-process training cannot run on CPU.
+  The worker is replaced by the current upstream one (GLOO without GPUs) and CPU models get no
+  ``device_ids``: ``tools/train_net.py --num-gpus 2 MODEL.DEVICE cpu`` then trains with 2 CPU processes.
+
 ``detectron2.model_zoo`` needs ``pkg_resources`` (gone from setuptools 81); CellTrack never imports it and
 ships its configs in ``configs/`` instead.
 """
@@ -77,11 +82,63 @@ def _numpy_aliases() -> None:
             setattr(np, name, builtin)
 
 
+def _distributed_worker(
+    local_rank, main_func, world_size, num_gpus_per_machine, machine_rank, dist_url, args, timeout=None
+):
+    """detectron2's launch worker as upstream has it now: NCCL with GPUs, GLOO on CPU."""
+    import torch
+    import torch.distributed as dist
+    from detectron2.utils import comm
+
+    has_gpu = torch.cuda.is_available()
+    if has_gpu:
+        assert num_gpus_per_machine <= torch.cuda.device_count()
+    global_rank = machine_rank * num_gpus_per_machine + local_rank
+    dist.init_process_group(
+        backend="NCCL" if has_gpu else "GLOO",
+        init_method=dist_url,
+        world_size=world_size,
+        rank=global_rank,
+        **({"timeout": timeout} if timeout is not None else {}),
+    )
+    for i in range(world_size // num_gpus_per_machine):
+        group = dist.new_group(list(range(i * num_gpus_per_machine, (i + 1) * num_gpus_per_machine)))
+        if i == machine_rank:
+            comm._LOCAL_PROCESS_GROUP = group
+    if has_gpu:
+        torch.cuda.set_device(local_rank)
+    comm.synchronize()
+    main_func(*args)
+
+
+def _cpu_distributed_training() -> None:
+    import importlib
+    import inspect
+
+    defaults = importlib.import_module("detectron2.engine.defaults")
+    launch = importlib.import_module("detectron2.engine.launch")
+
+    if "cuda is not available" in inspect.getsource(launch._distributed_worker):
+        launch._distributed_worker = _distributed_worker
+    if getattr(defaults.create_ddp_model, "__celltrack__", False):
+        return
+    create_ddp_model = defaults.create_ddp_model
+
+    def create_ddp_model_cpu_aware(model, **kwargs):
+        if next(model.parameters()).device.type == "cpu":
+            kwargs.setdefault("device_ids", None)
+        return create_ddp_model(model, **kwargs)
+
+    create_ddp_model_cpu_aware.__celltrack__ = True
+    defaults.create_ddp_model = create_ddp_model_cpu_aware
+
+
 def apply() -> None:
     """Install every shim that this environment needs. Idempotent."""
     _pillow_linear()
     _numpy_aliases()
     _stand_in_for_compiled_ops()
+    _cpu_distributed_training()
 
 
 apply()

@@ -40,7 +40,22 @@ class MissingCompiledOpError(NotImplementedError):
 
 
 class _MissingCompiledOps(types.ModuleType):
-    """Stand-in for ``detectron2._C``: importable, but every op raises a clear error when used."""
+    """Stand-in for ``detectron2._C``: importable, but every op raises a clear error when used.
+
+    detectron2's own ``collect_env_info`` (run by ``default_setup``) asks it for build information; it
+    answers that nothing was compiled.
+    """
+
+    __file__ = "(none: detectron2 installed without its compiled extension)"
+
+    def get_compiler_version(self) -> str:
+        return "none (detectron2._C not compiled)"
+
+    def get_cuda_version(self) -> str:
+        return "none (detectron2._C not compiled)"
+
+    def has_cuda(self) -> bool:
+        return False
 
     def __getattr__(self, name):
         if name.startswith("__"):

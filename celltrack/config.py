@@ -30,6 +30,9 @@ def add_celltrack_config(cfg: CN) -> None:
     cfg.MODEL.TRACK_HEAD.DAUGHTER_IS_POSITIVE = True
 
     cfg.CELLTRACK = CN()
+    # Folder holding CTC datasets; DATASETS.TRAIN/TEST name sequences in it as "<dataset>/<sequence>",
+    # e.g. "Fluo-N2DH-SIM+/01". Empty: the environment variable CELLTRACK_DATA, else ./datasets.
+    cfg.CELLTRACK.DATA_ROOT = ""
     # Intensity percentiles mapped to 0 and 1 before the network, per image, in training and inference.
     cfg.CELLTRACK.NORMALIZE_PERCENTILES = (1.0, 99.8)
     # Training pairs frame t with frame t-gap, gap drawn from 1..MAX_FRAME_GAP (paper: 1).
@@ -54,6 +57,12 @@ def add_celltrack_config(cfg: CN) -> None:
     cfg.CELLTRACK.TRACKER.MAX_GAP = 0
     # Candidate t-1 cells considered per cell in t (nearest by centre); bounds the linker's cost.
     cfg.CELLTRACK.TRACKER.NUM_CANDIDATES = 10
+    # Pixels; t-1 cells farther than this are candidates only if their masks overlap (0 = no limit).
+    cfg.CELLTRACK.TRACKER.MAX_DISTANCE = 0.0
+    # Fused similarity from which a pair may link without overlap ("global" rule and gap closing).
+    cfg.CELLTRACK.TRACKER.MIN_SIMILARITY = 0.5
+    # Minimum link weight (fused similarity + IoU, in [0, 2]) of a second daughter in the "global" rule.
+    cfg.CELLTRACK.TRACKER.DIVISION_MIN_SCORE = 0.5
     # Detections below this score are not tracked.
     cfg.CELLTRACK.TRACKER.MIN_SCORE = 0.5
 

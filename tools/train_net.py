@@ -4,45 +4,20 @@
     python tools/train_net.py --config-file configs/CellTrack-R18-FPN-cpu.yaml OUTPUT_DIR output/cpu
     python tools/train_net.py --config-file ... --resume          # continue from OUTPUT_DIR/last_checkpoint
     python tools/train_net.py --config-file ... --eval-only MODEL.WEIGHTS output/cpu/model_final.pth
-    python tools/train_net.py --config-file ... --num-gpus 8      # one machine, 8 GPUs
+    python tools/train_net.py --config-file ... --num-gpus 8      # one machine, 8 GPUs (or 8 CPU processes)
     python tools/train_net.py --config-file ... --num-machines 2 --machine-rank 0 --dist-url tcp://host:port
 
-Datasets are named "<CTC dataset>/<sequence>" (e.g. "Fluo-N2DH-SIM+/01") and found under CELLTRACK.DATA_ROOT.
+Datasets are named "<CTC dataset>/<sequence>" (e.g. "Fluo-N2DH-SIM+/01") and found under
+CELLTRACK.DATA_ROOT (or $CELLTRACK_DATA).
 """
 import celltrack  # noqa: F401  (compat shims + registrations, before detectron2)
 from celltrack.checkpoint import CellTrackCheckpointer
 from celltrack.config import add_celltrack_config
-from celltrack.data import PairedFrameMapper, register_named_sequences
-from celltrack.evaluation import CTCEvaluator
+from celltrack.data.catalog import register_named_sequences
+from celltrack.trainer import CellTrackTrainer
 from detectron2.config import get_cfg
-from detectron2.data import build_detection_test_loader, build_detection_train_loader
-from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, launch
+from detectron2.engine import default_argument_parser, default_setup, launch
 from detectron2.evaluation import verify_results
-
-
-class Trainer(DefaultTrainer):
-    """DefaultTrainer with CellTrack's paired-frame loader, CTC evaluator and safe checkpointer."""
-
-    def __init__(self, cfg):
-        super().__init__(cfg)
-        self.checkpointer = CellTrackCheckpointer(
-            self._trainer.model, cfg.OUTPUT_DIR, trainer=self, optimizer=self.optimizer, scheduler=self.scheduler
-        )
-        # The hooks captured the default checkpointer; build them again around this one.
-        self._hooks = []
-        self.register_hooks(self.build_hooks())
-
-    @classmethod
-    def build_train_loader(cls, cfg):
-        return build_detection_train_loader(cfg, mapper=PairedFrameMapper(cfg, is_train=True))
-
-    @classmethod
-    def build_test_loader(cls, cfg, dataset_name):
-        return build_detection_test_loader(cfg, dataset_name, mapper=PairedFrameMapper(cfg, is_train=False))
-
-    @classmethod
-    def build_evaluator(cls, cfg, dataset_name, output_folder=None):
-        return CTCEvaluator(cfg, dataset_name, output_dir=output_folder)
 
 
 def setup(args):
@@ -59,12 +34,12 @@ def setup(args):
 def main(args):
     cfg = setup(args)
     if args.eval_only:
-        model = Trainer.build_model(cfg)
+        model = CellTrackTrainer.build_model(cfg)
         CellTrackCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
-        results = Trainer.test(cfg, model)
+        results = CellTrackTrainer.test(cfg, model)
         verify_results(cfg, results)
         return results
-    trainer = Trainer(cfg)
+    trainer = CellTrackTrainer(cfg)
     trainer.resume_or_load(resume=args.resume)
     return trainer.train()
 

@@ -1,0 +1,196 @@
+"""Read time-lapse frames: one image file, a folder of frames, a multi-page TIFF, or a video.
+
+CellTrack works on single-channel (grayscale) 2-D frames. Everything here hands out ``(H, W)`` arrays
+in the file's own dtype (8/16-bit or float); intensity normalisation happens later
+(:mod:`celltrack.data.normalize`). Every error is a :class:`DataError` whose message names the file,
+the frame and what to do about it.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Iterator, Optional
+
+import cv2
+import numpy as np
+import tifffile
+
+TIFF_SUFFIXES = (".tif", ".tiff")
+IMAGE_SUFFIXES = TIFF_SUFFIXES + (".png", ".jpg", ".jpeg", ".bmp")
+VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".wmv")
+VIDEO_TOLERANCE = 8  # grey levels by which a lossy codec may make the channels of a gray video differ
+
+
+class DataError(ValueError):
+    """Input data that CellTrack cannot use. The message names the file, the frame and the fix."""
+
+
+def where(path, frame: Optional[int] = None) -> str:
+    """``'path'`` or ``'path (frame 7)'``: the prefix of every data error message."""
+    return f"{path}" if frame is None else f"{path} (frame {frame})"
+
+
+def as_single_channel(image: np.ndarray, path, frame: Optional[int] = None, tolerance: int = 0) -> np.ndarray:
+    """Return ``image`` as ``(H, W)``.
+
+    Accepts ``(H, W)``, a singleton channel (``(H, W, 1)`` / ``(1, H, W)``) and colour images whose
+    R, G, B differ by at most ``tolerance`` grey levels (grayscale saved as colour; lossy video codecs
+    need a few levels), which become their channel mean. Anything else raises a :class:`DataError`
+    naming ``path`` and ``frame``.
+    """
+    if image.ndim == 3 and 1 in (image.shape[0], image.shape[-1]):
+        image = image[0] if image.shape[0] == 1 else image[..., 0]
+    if image.ndim == 2:
+        return image
+    if image.ndim == 3 and image.shape[-1] in (3, 4):
+        color = image[..., :3]
+        spread = color.max(axis=2).astype(np.int64) - color.min(axis=2)
+        if spread.max() <= tolerance:
+            return np.rint(color.mean(axis=2)).astype(image.dtype)
+        raise DataError(
+            f"{where(path, frame)}: has {image.shape[-1]} different colour channels (shape {image.shape}); "
+            f"CellTrack expects one grayscale channel. Save the fluorescence channel alone, "
+            f"e.g. tifffile.imwrite(path, image[..., c])."
+        )
+    raise DataError(
+        f"{where(path, frame)}: has shape {image.shape}; expected one 2-D grayscale frame (H, W). "
+        f"Split channels, z-slices or time points into separate single-channel frames."
+    )
+
+
+def read_frame(path, frame: Optional[int] = None) -> np.ndarray:
+    """Read one 2-D frame (TIFF, PNG, JPEG, BMP) as ``(H, W)`` in the file's dtype."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() in TIFF_SUFFIXES:
+            image = tifffile.imread(path)
+        else:
+            image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+            if image is None:
+                raise OSError("OpenCV could not decode it")
+    except Exception as error:  # any decoder failure means the same thing: the file is unusable
+        raise DataError(
+            f"{where(path, frame)}: cannot be read as an image ({type(error).__name__}: {error}). "
+            f"Check that the file is complete and not corrupted; re-export it if needed."
+        ) from error
+    return as_single_channel(np.asarray(image), path, frame)
+
+
+def numbered_files(folder, pattern: re.Pattern) -> dict[int, Path]:
+    """Files in ``folder`` whose name matches ``pattern`` (group 1 = frame number), by frame number.
+
+    Raises :class:`DataError` if two files claim the same frame number.
+    """
+    files: dict[int, Path] = {}
+    for path in sorted(Path(folder).iterdir()):
+        match = pattern.fullmatch(path.name)
+        if match is None or not path.is_file():
+            continue
+        frame = int(match.group(1))
+        if frame in files:
+            raise DataError(
+                f"{where(path, frame)}: frame {frame} also comes from {files[frame].name}; "
+                f"keep one file per frame."
+            )
+        files[frame] = path
+    return files
+
+
+def check_contiguous(frames, folder, what: str = "frame") -> None:
+    """Raise :class:`DataError` unless the sorted frame numbers have no gaps."""
+    frames = sorted(frames)
+    if not frames:
+        raise DataError(f"{folder}: no {what} files found. Check the path and the file names.")
+    missing = sorted(set(range(frames[0], frames[-1] + 1)) - set(frames))
+    if missing:
+        shown = ", ".join(str(m) for m in missing[:10]) + (" ..." if len(missing) > 10 else "")
+        raise DataError(
+            f"{folder}: {what} files are not contiguous: frame(s) {shown} missing between "
+            f"{frames[0]} and {frames[-1]}. Restore the missing files or renumber the frames."
+        )
+
+
+def _folder_frames(folder: Path) -> Iterator[tuple[int, np.ndarray, Path]]:
+    suffixes = "|".join(re.escape(suffix) for suffix in IMAGE_SUFFIXES)
+    pattern = re.compile(rf"(?:.*\D)?(\d+)\D*({suffixes})", re.IGNORECASE)  # last number = frame
+    files = numbered_files(folder, pattern)
+    check_contiguous(files, folder)
+    for frame, path in sorted(files.items()):
+        yield frame, read_frame(path, frame), path
+
+
+def _tiff_frames(path: Path) -> Iterator[tuple[int, np.ndarray, Path]]:
+    try:
+        tiff = tifffile.TiffFile(path)
+        series = tiff.series[0]
+    except Exception as error:
+        raise DataError(f"{path}: cannot be read as a TIFF ({type(error).__name__}: {error}).") from error
+    with tiff:
+        axes = series.axes.upper()
+        if "C" in axes and series.shape[axes.index("C")] > 1:
+            raise DataError(
+                f"{path}: holds {series.shape[axes.index('C')]} channels (axes {series.axes}, shape "
+                f"{series.shape}); CellTrack expects one channel. Save the fluorescence channel alone."
+            )
+        for frame in range(len(series.pages)):
+            try:
+                image = tiff.asarray(series=0, key=frame)
+            except Exception as error:
+                raise DataError(
+                    f"{where(path, frame)}: page cannot be decoded ({type(error).__name__}: {error})."
+                ) from error
+            yield frame, as_single_channel(image, path, frame), path
+
+
+def _video_frames(path: Path) -> Iterator[tuple[int, np.ndarray, Path]]:
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise DataError(f"{path}: OpenCV cannot open this video. Convert it, e.g. to a multi-page TIFF.")
+    try:
+        frame = 0
+        while True:
+            ok, image = capture.read()
+            if not ok:
+                break
+            yield frame, as_single_channel(image, path, frame, tolerance=VIDEO_TOLERANCE), path
+            frame += 1
+    finally:
+        capture.release()
+    if frame == 0:
+        raise DataError(f"{path}: the video has no readable frame. Convert it, e.g. to a multi-page TIFF.")
+
+
+def read_movie(path) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(frame_index, image (H, W))`` lazily, one frame at a time, from a movie.
+
+    ``path`` is a folder of numbered frames (``t000.tif``, ``img_12.png``, ...; the last number in the
+    name is the frame index, and numbers must be contiguous), a TIFF (one frame or a ``(T, Y, X)``
+    stack), or a video file OpenCV can decode (frames numbered from 0). Raises :class:`DataError`,
+    naming file and frame, for unreadable input, multi-channel frames or frames of differing sizes.
+    """
+    path = Path(path)
+    if path.is_dir():
+        frames = _folder_frames(path)
+    elif not path.exists():
+        raise DataError(f"{path}: does not exist.")
+    elif path.suffix.lower() in TIFF_SUFFIXES:
+        frames = _tiff_frames(path)
+    elif path.suffix.lower() in VIDEO_SUFFIXES:
+        frames = _video_frames(path)
+    elif path.suffix.lower() in IMAGE_SUFFIXES:
+        frames = iter([(0, read_frame(path, 0), path)])
+    else:
+        raise DataError(
+            f"{path}: unsupported movie type '{path.suffix}'. Give a folder of frames, a TIFF stack "
+            f"or a video ({', '.join(VIDEO_SUFFIXES)})."
+        )
+    first_shape = None
+    for frame, image, source in frames:
+        if first_shape is None:
+            first_shape = image.shape
+        elif image.shape != first_shape:
+            raise DataError(
+                f"{where(source, frame)}: frame size {image.shape} differs from the first frame's "
+                f"{first_shape}; all frames of a movie must have the same size."
+            )
+        yield frame, image

@@ -1,0 +1,22 @@
+"""Linking detections into tracks: the paper's rule, a global assignment, gap closing, the lineage."""
+from .lineage import LineageTable, check_lineage, count_divisions, divisions
+from .linking import Links, global_rule, mask_overlaps, paper_rule
+from .tracker import METHODS, Detections, Similarity, Tracker
+from .predictor import CellTrackPredictor, track_label_image
+
+__all__ = [
+    "CellTrackPredictor",
+    "track_label_image",
+    "Detections",
+    "LineageTable",
+    "Links",
+    "METHODS",
+    "Similarity",
+    "Tracker",
+    "check_lineage",
+    "count_divisions",
+    "divisions",
+    "global_rule",
+    "mask_overlaps",
+    "paper_rule",
+]

@@ -1,0 +1,109 @@
+"""The lineage of a tracked movie: one row per track, (track_id, first_frame, last_frame, parent_id).
+
+This is the content of a Cell Tracking Challenge ``res_track.txt`` ("L B E P"): track ids start at 1,
+parent_id 0 means no parent, a track is present in every frame from first_frame to last_frame, and a
+parent ends before its children begin. A parent with two children is a division; a parent with one
+child is a track continued after a gap (the CTC format allows no gap inside one track).
+"""
+from typing import Dict
+
+import numpy as np
+
+__all__ = ["LineageTable", "check_lineage", "divisions", "count_divisions"]
+
+COLUMNS = ("track_id", "first_frame", "last_frame", "parent_id")
+
+
+class LineageTable:
+    """A growing lineage: new tracks get the ids 1, 2, 3, ... in order of creation.
+
+    Rows are kept in numpy arrays indexed by ``track_id - 1`` so that extending every live track by one
+    frame is one vectorised assignment, whatever the number of cells.
+    """
+
+    def __init__(self, rows: np.ndarray = None):
+        """Args: rows: optional (T, 4) rows with track ids 1..T in order, e.g. from ``rows()``, to resume."""
+        rows = np.zeros((0, 4), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64).reshape(-1, 4)
+        if not np.array_equal(rows[:, 0], np.arange(1, len(rows) + 1)):
+            raise ValueError("LineageTable: rows must have track ids 1..T in order")
+        self._size = len(rows)
+        self._data = np.zeros((max(1024, 2 * len(rows)), 3), dtype=np.int64)  # first, last, parent
+        self._data[: len(rows)] = rows[:, 1:]
+
+    def __len__(self) -> int:
+        return self._size
+
+    def new_tracks(self, frame: int, parent_ids: np.ndarray) -> np.ndarray:
+        """Start len(parent_ids) tracks in ``frame``; returns their (n,) int64 track ids."""
+        parent_ids = np.asarray(parent_ids, dtype=np.int64).reshape(-1)
+        count = len(parent_ids)
+        if self._size + count > len(self._data):
+            grown = np.zeros((2 * (self._size + count), 3), dtype=np.int64)
+            grown[: self._size] = self._data[: self._size]
+            self._data = grown
+        rows = self._data[self._size : self._size + count]
+        rows[:, 0] = frame
+        rows[:, 1] = frame
+        rows[:, 2] = parent_ids
+        track_ids = np.arange(self._size + 1, self._size + count + 1, dtype=np.int64)
+        self._size += count
+        return track_ids
+
+    def extend(self, track_ids: np.ndarray, frame: int) -> None:
+        """Record that the tracks ``track_ids`` (n,) are present in ``frame`` (their new last frame)."""
+        self._data[np.asarray(track_ids, dtype=np.int64) - 1, 1] = frame
+
+    def parent_of(self, track_ids: np.ndarray) -> np.ndarray:
+        """(n,) parent_id of each track (0 for none)."""
+        return self._data[np.asarray(track_ids, dtype=np.int64) - 1, 2].copy()
+
+    def last_frame_of(self, track_ids: np.ndarray) -> np.ndarray:
+        """(n,) last frame of each track."""
+        return self._data[np.asarray(track_ids, dtype=np.int64) - 1, 1].copy()
+
+    def rows(self) -> np.ndarray:
+        """(T, 4) int64 rows (track_id, first_frame, last_frame, parent_id), sorted by track_id."""
+        ids = np.arange(1, self._size + 1, dtype=np.int64)
+        return np.concatenate([ids[:, None], self._data[: self._size]], axis=1)
+
+
+def check_lineage(rows: np.ndarray) -> None:
+    """Raise ValueError, naming the track, unless ``rows`` (T, 4) is a valid CTC lineage.
+
+    Valid means: track ids >= 1 and unique; first_frame <= last_frame; every parent_id is 0 or an
+    existing track other than itself that ends before the child begins.
+    """
+    rows = np.asarray(rows, dtype=np.int64).reshape(-1, 4)
+    track_ids, first, last, parents = rows.T
+    if (track_ids < 1).any():
+        raise ValueError(f"lineage: track ids must be >= 1, found {track_ids[track_ids < 1][:5]}")
+    unique, counts = np.unique(track_ids, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(f"lineage: track ids occur twice: {unique[counts > 1][:5]}")
+    bad = np.flatnonzero(first > last)
+    if len(bad):
+        raise ValueError(f"lineage: track {track_ids[bad[0]]} ends (frame {last[bad[0]]}) before it begins")
+    last_by_id: Dict[int, int] = dict(zip(track_ids.tolist(), last.tolist()))
+    for track_id, begin, parent in zip(track_ids.tolist(), first.tolist(), parents.tolist()):
+        if parent == 0:
+            continue
+        if parent == track_id or parent not in last_by_id:
+            raise ValueError(f"lineage: track {track_id} has parent {parent}, which is not another track")
+        if last_by_id[parent] >= begin:
+            raise ValueError(
+                f"lineage: parent {parent} of track {track_id} lasts until frame {last_by_id[parent]}, "
+                f"not before the child begins (frame {begin})"
+            )
+
+
+def divisions(rows: np.ndarray) -> np.ndarray:
+    """Parents with two or more children: (D,) int64 parent track ids, sorted."""
+    parents = np.asarray(rows, dtype=np.int64).reshape(-1, 4)[:, 3]
+    parents = parents[parents > 0]
+    ids, counts = np.unique(parents, return_counts=True)
+    return ids[counts >= 2]
+
+
+def count_divisions(rows: np.ndarray) -> int:
+    """Number of divisions in a lineage (T, 4)."""
+    return int(len(divisions(rows)))

@@ -1,0 +1,493 @@
+"""Linking cells of frame t to cells of frame t-1: pure functions over arrays.
+
+Conventions used throughout:
+
+* Cells of a frame are indexed 0..N-1 in detector order. In a label image (H, W) cell i has label i + 1
+  and 0 is background.
+* Centres are (x, y) in pixels, as in ``celltrack.modeling.position_encoding``.
+* A *pair* is a row (i_t, j_prev) of an (E, 2) int64 array: cell i_t of frame t with cell j_prev of frame
+  t-1. Pair arrays returned here are sorted by (i_t, j_prev) and hold no duplicates, so that ties are
+  broken the same way on every run.
+* Similarities are per pair, in [0, 1], one (E,) array per head of the track head ("visual", "spatial").
+* The outcome of a linking rule is ``Links``: for each cell of t, the t-1 cell it continues (or divides
+  from), and whether it is a daughter of a division.
+
+Scores are only computed for candidate pairs (nearest centres plus every overlapping pair), never for all
+N_t x N_prev pairs, so that linking stays near-linear in the number of cells.
+"""
+from typing import Mapping, NamedTuple, Optional, Tuple
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+from scipy.spatial import cKDTree
+
+__all__ = [
+    "Links",
+    "candidate_pairs",
+    "mask_overlaps",
+    "merge_pairs",
+    "pair_values",
+    "fuse_similarities",
+    "link_weights",
+    "overlap_allows",
+    "best_pair_per_cell",
+    "paper_claims",
+    "resolve_claims",
+    "paper_rule",
+    "max_weight_matching",
+    "global_rule",
+    "labels_from_masks",
+    "centers_from_labels",
+    "distance_similarity",
+]
+
+HEADS = ("visual", "spatial")
+
+
+class Links(NamedTuple):
+    """How the cells of frame t link to frame t-1.
+
+    matched: (N_t,) int64, the t-1 cell each cell continues or divides from; -1 for a new cell.
+    is_daughter: (N_t,) bool, True where the cell is one of two daughters of ``matched``.
+    """
+
+    matched: np.ndarray
+    is_daughter: np.ndarray
+
+
+def _empty_pairs() -> np.ndarray:
+    return np.zeros((0, 2), dtype=np.int64)
+
+
+def _no_links(num_t: int) -> Links:
+    return Links(np.full(num_t, -1, dtype=np.int64), np.zeros(num_t, dtype=bool))
+
+
+def candidate_pairs(
+    centers_t: np.ndarray,
+    centers_prev: np.ndarray,
+    num_candidates: int = 10,
+    max_distance: float = np.inf,
+) -> np.ndarray:
+    """Pairs of each cell in t with its nearest cells in t-1, by centre distance.
+
+    Args:
+        centers_t: (N_t, 2) centres (x, y) in pixels of the cells in frame t.
+        centers_prev: (N_prev, 2) centres of the cells in frame t-1.
+        num_candidates: k, at most this many t-1 cells per cell of t.
+        max_distance: pixels; farther t-1 cells are never candidates (inf: no limit).
+
+    Returns:
+        (E, 2) int64 pairs (i_t, j_prev), sorted, E <= N_t * k. Cost O((N_t + N_prev) log N_prev).
+    """
+    centers_t = np.asarray(centers_t, dtype=np.float64).reshape(-1, 2)
+    centers_prev = np.asarray(centers_prev, dtype=np.float64).reshape(-1, 2)
+    if num_candidates < 1:
+        raise ValueError(f"candidate_pairs: num_candidates must be >= 1, got {num_candidates}")
+    if len(centers_t) == 0 or len(centers_prev) == 0:
+        return _empty_pairs()
+    k = min(num_candidates, len(centers_prev))
+    _, nearest = cKDTree(centers_prev).query(centers_t, k=k, distance_upper_bound=max_distance)
+    nearest = nearest.reshape(len(centers_t), k)
+    cells = np.repeat(np.arange(len(centers_t), dtype=np.int64), k)
+    nearest = nearest.ravel().astype(np.int64)
+    found = nearest < len(centers_prev)  # cKDTree marks "none within max_distance" with N_prev
+    pairs = np.stack([cells[found], nearest[found]], axis=1)
+    return merge_pairs(pairs, num_prev=len(centers_prev))
+
+
+def _as_label_image(labels: np.ndarray, name: str) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{name}: expected an (H, W) integer label image, got {labels.dtype} {labels.shape}")
+    return labels
+
+
+def mask_overlaps(labels_t: np.ndarray, labels_prev: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Mask IoU of every pair of cells that share at least one pixel.
+
+    One pass over the pixels: the (label_t, label_prev) codes of pixels that are foreground in both
+    images are counted with ``np.unique``, so the cost is O(P log P) in the overlapping pixels P and
+    never O(N_t * N_prev).
+
+    Args:
+        labels_t: (H, W) non-negative integer label image of frame t (cell i has label i + 1).
+        labels_prev: (H, W) label image of frame t-1.
+
+    Returns:
+        pairs: (M, 2) int64 sorted pairs (i_t, j_prev) with a non-empty intersection.
+        iou: (M,) float64 intersection over union of the two masks, in (0, 1].
+    """
+    labels_t = _as_label_image(labels_t, "mask_overlaps: labels_t")
+    labels_prev = _as_label_image(labels_prev, "mask_overlaps: labels_prev")
+    if labels_t.shape != labels_prev.shape:
+        raise ValueError(
+            f"mask_overlaps: label images of frames t and t-1 differ in size, {labels_t.shape} vs "
+            f"{labels_prev.shape}; every frame of a sequence must have the same size"
+        )
+    flat_t = labels_t.ravel()
+    flat_prev = labels_prev.ravel()
+    if flat_t.size == 0:
+        return _empty_pairs(), np.zeros(0)
+    if flat_t.min() < 0 or flat_prev.min() < 0:
+        raise ValueError("mask_overlaps: label images must be >= 0 (0 is background)")
+    area_t = np.bincount(flat_t)
+    area_prev = np.bincount(flat_prev)
+    both = (flat_t > 0) & (flat_prev > 0)
+    codes = flat_t[both].astype(np.int64) * area_prev.size + flat_prev[both]
+    codes, intersection = np.unique(codes, return_counts=True)
+    label_t, label_prev = np.divmod(codes, area_prev.size)
+    iou = intersection / (area_t[label_t] + area_prev[label_prev] - intersection)
+    return np.stack([label_t - 1, label_prev - 1], axis=1), iou
+
+
+def _pair_codes(pairs: np.ndarray, num_prev: int) -> np.ndarray:
+    return pairs[:, 0] * num_prev + pairs[:, 1]
+
+
+def merge_pairs(*pairs: np.ndarray, num_prev: int) -> np.ndarray:
+    """Union of pair arrays, sorted by (i_t, j_prev), without duplicates.
+
+    Args:
+        pairs: any number of (E_k, 2) int arrays of (i_t, j_prev).
+        num_prev: N_prev, the number of cells in t-1 (all j_prev < num_prev).
+
+    Returns:
+        (E, 2) int64.
+    """
+    stacked = np.concatenate([np.asarray(p, dtype=np.int64).reshape(-1, 2) for p in pairs] or [_empty_pairs()])
+    if len(stacked) == 0:
+        return _empty_pairs()
+    codes = np.unique(_pair_codes(stacked, num_prev))
+    return np.stack(np.divmod(codes, num_prev), axis=1)
+
+
+def pair_values(
+    pairs: np.ndarray, known_pairs: np.ndarray, known_values: np.ndarray, num_prev: int, fill: float = 0.0
+) -> np.ndarray:
+    """Look up per-pair values (e.g. IoU) for ``pairs``; pairs not in ``known_pairs`` get ``fill``.
+
+    Args:
+        pairs: (E, 2) pairs to look up.
+        known_pairs: (M, 2) sorted unique pairs (as returned by ``mask_overlaps``).
+        known_values: (M,) their values.
+        num_prev: N_prev.
+
+    Returns:
+        (E,) float64.
+    """
+    values = np.full(len(pairs), fill, dtype=np.float64)
+    if len(pairs) == 0 or len(known_pairs) == 0:
+        return values
+    known_codes = _pair_codes(known_pairs, num_prev)
+    codes = _pair_codes(pairs, num_prev)
+    where = np.searchsorted(known_codes, codes).clip(max=len(known_codes) - 1)
+    hit = known_codes[where] == codes
+    values[hit] = known_values[where[hit]]
+    return values
+
+
+def fuse_similarities(similarities: Mapping[str, np.ndarray], num_pairs: int) -> np.ndarray:
+    """Mean of the heads' similarities per pair: (E,) in [0, 1]; zeros when no head is on."""
+    scores = [np.asarray(similarities[name], dtype=np.float64) for name in HEADS if name in similarities]
+    if not scores:
+        return np.zeros(num_pairs)
+    return np.mean(scores, axis=0)
+
+
+def best_pair_per_cell(cells: np.ndarray, values: np.ndarray, num_cells: int) -> np.ndarray:
+    """Index of the pair with the largest value for each cell (argmax within groups).
+
+    Args:
+        cells: (E,) int, the cell each pair belongs to (e.g. ``pairs[:, 0]``).
+        values: (E,) values to maximise.
+        num_cells: number of cells.
+
+    Returns:
+        (num_cells,) int64 index into the E pairs; -1 for a cell with no pair. Ties go to the earliest pair.
+    """
+    best = np.full(num_cells, -1, dtype=np.int64)
+    if len(cells) == 0:
+        return best
+    values = np.asarray(values, dtype=np.float64)
+    if (cells[1:] >= cells[:-1]).all():
+        # Pairs grouped by cell (the usual case): O(E) segment maxima instead of a sort.
+        starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
+        sizes = np.diff(np.r_[starts, len(cells)])
+        is_max = values == np.repeat(np.maximum.reduceat(values, starts), sizes)
+        first_max = np.minimum.reduceat(np.where(is_max, np.arange(len(cells)), len(cells)), starts)
+        best[cells[starts]] = first_max
+        return best
+    order = np.lexsort((-values, cells))  # stable: ties keep pair order
+    sorted_cells = cells[order]
+    first = np.flatnonzero(np.r_[True, sorted_cells[1:] != sorted_cells[:-1]])
+    best[sorted_cells[first]] = order[first]
+    return best
+
+
+def paper_claims(
+    pairs: np.ndarray,
+    similarities: Mapping[str, np.ndarray],
+    iou: np.ndarray,
+    num_t: int,
+    alpha: float = 0.1,
+) -> np.ndarray:
+    """The paper's per-cell rule: the t-1 cell that each cell of t claims.
+
+    A cell claims the t-1 cell that is the best match of both the visual and the spatial head if the two
+    agree; otherwise the t-1 cell with the largest mask IoU, if that IoU is at least ``alpha``; otherwise
+    nothing (a new cell). With one head on, its best match always "agrees"; with none, only overlap links.
+
+    Args:
+        pairs: (E, 2) sorted candidate pairs (i_t, j_prev).
+        similarities: {"visual": (E,), "spatial": (E,)} for the heads that are on.
+        iou: (E,) mask IoU of each pair.
+        num_t: N_t.
+        alpha: minimum IoU of an overlap link (paper: 0.1).
+
+    Returns:
+        (N_t,) int64 index of the claimed t-1 cell; -1 for none. Several cells may claim one t-1 cell.
+    """
+    cells = pairs[:, 0]
+    claims = np.full(num_t, -1, dtype=np.int64)
+    heads = [name for name in HEADS if name in similarities]
+    agree = np.zeros(num_t, dtype=bool)
+    if heads:
+        best = [best_pair_per_cell(cells, similarities[name], num_t) for name in heads]
+        has_pair = best[0] >= 0
+        agree = has_pair.copy()
+        for other in best[1:]:
+            agree[has_pair] &= pairs[other[has_pair], 1] == pairs[best[0][has_pair], 1]
+        claims[agree] = pairs[best[0][agree], 1]
+    best_overlap = best_pair_per_cell(cells, iou, num_t)
+    overlap_ok = ~agree & (best_overlap >= 0)
+    overlap_ok[overlap_ok] = overlap_allows(iou[best_overlap[overlap_ok]], alpha)
+    claims[overlap_ok] = pairs[best_overlap[overlap_ok], 1]
+    return claims
+
+
+def resolve_claims(claims: np.ndarray, claim_scores: np.ndarray, num_prev: int) -> Links:
+    """Turn claims into links: one claimant inherits, two are daughters, more keep the best two.
+
+    With three or more claimants to one t-1 cell, the two with the highest ``claim_scores`` become the
+    daughters and the others become new cells: a third claimant is more often a false detection or a
+    fragment than a third daughter, and a new track costs less to fix than a wrong lineage link.
+
+    Args:
+        claims: (N_t,) int, the claimed t-1 cell of each cell of t, -1 for none.
+        claim_scores: (N_t,) score of each claim (higher is better); ties go to the lower cell index.
+        num_prev: N_prev.
+
+    Returns:
+        ``Links``.
+    """
+    claims = np.asarray(claims, dtype=np.int64)
+    matched = claims.copy()
+    is_daughter = np.zeros(len(claims), dtype=bool)
+    claimants = np.flatnonzero(claims >= 0)
+    if len(claimants) == 0:
+        return Links(matched, is_daughter)
+    order = claimants[np.lexsort((-np.asarray(claim_scores, dtype=np.float64)[claimants], claims[claimants]))]
+    parents = claims[order]
+    group_start = np.flatnonzero(np.r_[True, parents[1:] != parents[:-1]])
+    group_size = np.diff(np.r_[group_start, len(order)])
+    rank = np.arange(len(order)) - np.repeat(group_start, group_size)
+    size = np.repeat(group_size, group_size)
+    is_daughter[order[(size >= 2) & (rank < 2)]] = True
+    matched[order[rank >= 2]] = -1
+    return Links(matched, is_daughter)
+
+
+def overlap_allows(iou: np.ndarray, alpha: float) -> np.ndarray:
+    """(E,) bool: the masks overlap (IoU > 0) by at least ``alpha``."""
+    return (iou > 0) & (iou >= alpha)
+
+
+def link_weights(similarities: Mapping[str, np.ndarray], iou: np.ndarray) -> np.ndarray:
+    """Score of a link, (E,) in [0, 2]: fused similarity (mean of the heads) plus mask IoU.
+
+    The IoU term is the overlap fallback of the global rule and the tie-breaker of both rules: when the
+    heads are unsure (similarities near 0.5 everywhere) links follow the overlap.
+    """
+    return fuse_similarities(similarities, len(iou)) + iou
+
+
+def paper_rule(
+    pairs: np.ndarray,
+    similarities: Mapping[str, np.ndarray],
+    iou: np.ndarray,
+    num_t: int,
+    num_prev: int,
+    alpha: float = 0.1,
+) -> Links:
+    """The paper's rule: ``paper_claims`` per cell, then ``resolve_claims`` (two claimants = a division).
+
+    Claims are ranked by ``link_weights`` when more than two cells claim one t-1 cell.
+    Arguments are those of ``paper_claims``; returns ``Links``.
+    """
+    if len(pairs) == 0:
+        return _no_links(num_t)
+    claims = paper_claims(pairs, similarities, iou, num_t, alpha)
+    weights = link_weights(similarities, iou)
+    claimed = claims >= 0
+    claim_scores = np.zeros(num_t)
+    claim_scores[claimed] = pair_values(
+        np.stack([np.flatnonzero(claimed), claims[claimed]], axis=1), pairs, weights, num_prev
+    )
+    return resolve_claims(claims, claim_scores, num_prev)
+
+
+def max_weight_matching(pairs: np.ndarray, weights: np.ndarray, num_t: int, num_prev: int) -> np.ndarray:
+    """One-to-one assignment of t cells to t-1 cells maximising the total weight; cells may stay unmatched.
+
+    The sparse form of ``scipy.optimize.linear_sum_assignment`` (LAPJVsp), so the cost grows with the
+    number of pairs, not N_t x N_prev. Unmatched cells are modelled as in laptrack: every cell of t gets a
+    private "new" partner and every cell of t-1 a private "end" partner, and each candidate pair (i, j)
+    also links "end of j" to "new of i", so a perfect matching always exists and its cost is a constant
+    minus the total weight of the real links.
+
+    Args:
+        pairs: (E, 2) unique pairs (i_t, j_prev) allowed to link.
+        weights: (E,) positive weights (a link of weight <= 0 is never better than no link).
+        num_t, num_prev: N_t, N_prev.
+
+    Returns:
+        (N_t,) int64 matched t-1 cell per cell of t; -1 for unmatched.
+    """
+    matched = np.full(num_t, -1, dtype=np.int64)
+    keep = np.asarray(weights) > 0
+    pairs, weights = pairs[keep], np.asarray(weights, dtype=np.float64)[keep]
+    if len(pairs) == 0:
+        return matched
+    # LAPJVsp needs non-zero weights; shifting every edge by the same constant keeps the optimum because
+    # every perfect matching of this square graph has exactly num_t + num_prev edges.
+    base = weights.max() + 1.0
+    cells_t, cells_prev = pairs[:, 0], pairs[:, 1]
+    t_range, prev_range = np.arange(num_t), np.arange(num_prev)
+    rows = np.concatenate([cells_t, num_t + cells_prev, t_range, num_t + prev_range])
+    cols = np.concatenate([cells_prev, num_prev + cells_t, num_prev + t_range, prev_range])
+    costs = np.concatenate([base - weights, np.full(len(pairs) + num_t + num_prev, base)])
+    size = num_t + num_prev
+    graph = csr_matrix((costs, (rows, cols)), shape=(size, size))
+    row_index, col_index = min_weight_full_bipartite_matching(graph)
+    real = (row_index < num_t) & (col_index < num_prev)
+    matched[row_index[real]] = col_index[real]
+    return matched
+
+
+def global_rule(
+    pairs: np.ndarray,
+    similarities: Mapping[str, np.ndarray],
+    iou: np.ndarray,
+    num_t: int,
+    num_prev: int,
+    alpha: float = 0.1,
+    min_similarity: float = 0.5,
+    division_min_score: float = 0.5,
+) -> Links:
+    """One-to-one assignment of the whole frame, then divisions.
+
+    1. A pair may link if its fused similarity is at least ``min_similarity`` or its IoU at least ``alpha``
+       (the overlap fallback).
+    2. Links maximise the total ``link_weights`` (fused similarity + IoU), one t-1 cell per t cell.
+    3. Division: a cell left unmatched takes its best allowed t-1 cell if that cell is already taken by
+       exactly one cell and the pair's weight is at least ``division_min_score``; the two become daughters.
+       Among several such claimants to one t-1 cell, the highest weight wins; the others stay new.
+
+    Args:
+        pairs, similarities, iou, num_t, alpha: as in ``paper_claims``.
+        num_prev: N_prev.
+        min_similarity: fused similarity from which a pair may link without overlap.
+        division_min_score: minimum link weight (in [0, 2]) of a second daughter.
+
+    Returns:
+        ``Links``.
+    """
+    if len(pairs) == 0:
+        return _no_links(num_t)
+    fused = fuse_similarities(similarities, len(pairs))
+    weights = fused + iou
+    allowed = (fused >= min_similarity) | overlap_allows(iou, alpha)
+    matched = max_weight_matching(pairs[allowed], weights[allowed], num_t, num_prev)
+    is_daughter = np.zeros(num_t, dtype=bool)
+
+    taken_by = np.full(num_prev, -1, dtype=np.int64)
+    taken_by[matched[matched >= 0]] = np.flatnonzero(matched >= 0)
+    open_pair = (
+        allowed
+        & (matched[pairs[:, 0]] < 0)
+        & (taken_by[pairs[:, 1]] >= 0)
+        & (weights >= division_min_score)
+    )
+    best = best_pair_per_cell(pairs[:, 0][open_pair], weights[open_pair], num_t)
+    claimants = np.flatnonzero(best >= 0)
+    if len(claimants) == 0:
+        return Links(matched, is_daughter)
+    claimed_pair = np.flatnonzero(open_pair)[best[claimants]]
+    parents, scores = pairs[claimed_pair, 1], weights[claimed_pair]
+    order = np.lexsort((-scores, parents))  # stable: equal scores go to the lower cell index
+    first = order[np.r_[True, parents[order][1:] != parents[order][:-1]]]
+    matched[claimants[first]] = parents[first]
+    is_daughter[claimants[first]] = True
+    is_daughter[taken_by[parents[first]]] = True
+    return Links(matched, is_daughter)
+
+
+def labels_from_masks(masks: np.ndarray) -> np.ndarray:
+    """Paint instance masks into one label image; where masks overlap, the earlier mask wins.
+
+    Detectron2 sorts instances by descending score, so the most confident cell keeps a contested pixel.
+
+    Args:
+        masks: (N, H, W) bool (or 0/1) masks.
+
+    Returns:
+        (H, W) int32 label image, cell i -> label i + 1, background 0. A mask entirely covered by earlier
+        masks has no pixel left (area 0); it still links by its embeddings but never by overlap.
+    """
+    masks = np.asarray(masks).astype(bool, copy=False)
+    if masks.ndim != 3:
+        raise ValueError(f"labels_from_masks: expected (N, H, W) masks, got shape {masks.shape}")
+    if masks.shape[0] == 0:
+        return np.zeros(masks.shape[1:], dtype=np.int32)
+    first = masks.argmax(axis=0).astype(np.int32) + 1
+    return np.where(masks.any(axis=0), first, 0).astype(np.int32)
+
+
+def centers_from_labels(labels: np.ndarray, num_cells: Optional[int] = None) -> np.ndarray:
+    """Centroids (x, y) in pixels of labels 1..num_cells: (num_cells, 2) float64; NaN for an empty label."""
+    labels = _as_label_image(labels, "centers_from_labels")
+    if num_cells is None:
+        num_cells = int(labels.max()) if labels.size else 0
+    flat = labels.ravel()
+    height, width = labels.shape
+    size = max(num_cells + 1, int(flat.max()) + 1 if flat.size else 1)
+    area = np.bincount(flat, minlength=size)[1 : num_cells + 1].astype(np.float64)
+    y = np.bincount(flat, weights=np.repeat(np.arange(height, dtype=np.float64), width), minlength=size)
+    x = np.bincount(flat, weights=np.tile(np.arange(width, dtype=np.float64), height), minlength=size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.stack([x[1 : num_cells + 1] / area, y[1 : num_cells + 1] / area], axis=1)
+
+
+def distance_similarity(scale: float = 1.0):
+    """A model-free similarity for tests and benchmarks: exp(-|e_t - e_prev| / scale) per head.
+
+    Returns a function with the tracker's ``similarity`` signature over numpy embeddings (N, D).
+    """
+
+    def similarity(
+        embeddings_t: Mapping[str, np.ndarray], embeddings_prev: Mapping[str, np.ndarray], pairs: np.ndarray
+    ) -> dict:
+        return {
+            name: np.exp(
+                -np.linalg.norm(
+                    np.asarray(embeddings_t[name])[pairs[:, 0]] - np.asarray(embeddings_prev[name])[pairs[:, 1]],
+                    axis=1,
+                )
+                / scale
+            )
+            for name in embeddings_t
+        }
+
+    return similarity

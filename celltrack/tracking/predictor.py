@@ -1,0 +1,162 @@
+"""CellTrackPredictor: frames in, one at a time; cells with masks, track ids and parents out."""
+import time
+from typing import Dict, Mapping, Optional, Tuple
+
+import numpy as np
+import torch
+
+from detectron2.data import transforms as T
+from detectron2.modeling import build_model
+from detectron2.structures import Boxes, Instances
+
+from ..checkpoint import CellTrackCheckpointer
+from ..data.normalize import to_network_input
+from .tracker import Detections, Similarity, Tracker
+
+
+def boxes_from_labels(labels: np.ndarray, num_cells: int) -> np.ndarray:
+    """(num_cells, 4) XYXY boxes of cells 1..num_cells of a label image (pixels; end exclusive)."""
+    boxes = np.zeros((num_cells, 4), dtype=np.float32)
+    ys, xs = np.nonzero(labels)
+    cells = labels[ys, xs] - 1
+    boxes[:, 0] = boxes[:, 1] = np.inf
+    np.minimum.at(boxes[:, 0], cells, xs)
+    np.minimum.at(boxes[:, 1], cells, ys)
+    np.maximum.at(boxes[:, 2], cells, xs + 1)
+    np.maximum.at(boxes[:, 3], cells, ys + 1)
+    return boxes
+
+
+def track_label_image(labels: np.ndarray, track_ids: np.ndarray) -> np.ndarray:
+    """Label image of cells (cell i = label i + 1) -> label image of track ids (CTC ``maskTTT.tif``)."""
+    lookup = np.concatenate([[0], np.asarray(track_ids, dtype=np.int64)])
+    return lookup[labels]
+
+
+def track_head_similarity(track_head: torch.nn.Module) -> Similarity:
+    """A track head's ``similarity`` in the tracker's terms (see ``tracker.Similarity``).
+
+    Embeddings may be tensors on any device or numpy arrays (e.g. cached on disk); they are moved to the
+    head's device, scored without gradients, and the (E,) scores come back as numpy arrays.
+    """
+    device = next(track_head.parameters()).device
+
+    @torch.no_grad()
+    def similarity(embeddings_t: Mapping, embeddings_prev: Mapping, pairs: np.ndarray) -> Dict[str, np.ndarray]:
+        def to_device(embeddings: Mapping) -> Dict[str, torch.Tensor]:
+            return {name: torch.as_tensor(value).to(device) for name, value in embeddings.items()}
+
+        pairs = torch.as_tensor(pairs, dtype=torch.long, device=device)
+        scores = track_head.similarity(to_device(embeddings_t), to_device(embeddings_prev), pairs)
+        return {name: value.cpu().numpy() for name, value in scores.items()}
+
+    return similarity
+
+
+def instance_embeddings(cells: Instances) -> Dict[str, torch.Tensor]:
+    """{"visual": (N, D), "spatial": (N, D)}: the track head's embeddings the cells carry, by head name."""
+    return {name: cells.get(f"{name}_embeddings") for name in ("visual", "spatial") if cells.has(f"{name}_embeddings")}
+
+
+def detections_from_instances(cells: Instances) -> Tuple[Instances, Detections]:
+    """Detected cells (frame coordinates, highest score first) -> (the cells kept, their ``Detections``).
+
+    Masks become one label image, higher-scoring cells winning contested pixels; a detection entirely
+    hidden under higher-scoring ones is a duplicate (it has no pixels) and is dropped. The Detections
+    carry the cells' embeddings (``instance_embeddings``); cell i of the kept Instances has label i + 1.
+    Shared by the predictor and the evaluator, so both link exactly the same cells.
+    """
+    detections = Detections.from_masks(cells.pred_masks.numpy(), centers=cells.pred_boxes.get_centers().numpy())
+    visible = np.bincount(detections.labels.ravel(), minlength=len(cells) + 1)[1:] > 0
+    if not visible.all():
+        cells = cells[torch.as_tensor(visible)]
+        detections = Detections.from_masks(cells.pred_masks.numpy(), centers=cells.pred_boxes.get_centers().numpy())
+    return cells, Detections(detections.centers, detections.labels, instance_embeddings(cells))
+
+
+class CellTrackPredictor:
+    """Like detectron2's DefaultPredictor, but stateful across the frames of one movie.
+
+    Each call takes the next frame as a raw 2-D array (any dtype; normalised by percentiles exactly as in
+    training) and returns ``Instances`` in frame coordinates with ``pred_masks``, ``pred_boxes``,
+    ``scores``, ``pred_track_ids`` and ``pred_parent_ids``. Frame t's embeddings are computed once and
+    kept by the tracker as frame t-1 for t+1. Call ``reset()`` (or make a new predictor) per movie.
+
+    With ``labels`` (a label image of cells segmented elsewhere, e.g. Cellpose, 0 = background) the
+    detector is skipped: the track head embeds the given cells and the tracker links them.
+
+    ``timings`` holds the seconds spent so far in detection and in linking; ``last_labels`` is the last
+    frame's label image (cell i of the returned Instances has label i + 1), see ``track_label_image``.
+    """
+
+    def __init__(self, cfg, model: Optional[torch.nn.Module] = None):
+        self.cfg = cfg.clone()
+        if model is None:
+            model = build_model(self.cfg)
+            CellTrackCheckpointer(model).load(cfg.MODEL.WEIGHTS)
+        self.model = model.eval()
+        self.resize = T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST] * 2, cfg.INPUT.MAX_SIZE_TEST)
+        self.percentiles = tuple(cfg.CELLTRACK.NORMALIZE_PERCENTILES)
+        self.min_score = cfg.CELLTRACK.TRACKER.MIN_SCORE
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the movie so far: the next call is frame 0 of a new movie."""
+        self.tracker = Tracker(self.cfg, similarity=self.similarity)
+        self.frame = 0
+        self.timings = {"detection": 0.0, "linking": 0.0}
+
+    def similarity(self, embeddings_t: Mapping, embeddings_prev: Mapping, pairs: np.ndarray) -> Dict[str, np.ndarray]:
+        """The track head's similarity, in the tracker's terms (numpy pairs in, numpy scores out)."""
+        return track_head_similarity(self.model.roi_heads.track_head)(embeddings_t, embeddings_prev, pairs)
+
+    def _model_input(self, image: np.ndarray) -> dict:
+        network_image = to_network_input(image, self.percentiles)
+        resized = self.resize.get_transform(network_image).apply_image(network_image)
+        tensor = torch.as_tensor(np.ascontiguousarray(resized.transpose(2, 0, 1)), dtype=torch.float32)
+        return {"image": tensor.to(self.model.device), "height": image.shape[0], "width": image.shape[1]}
+
+    @torch.no_grad()
+    def detect(self, image: np.ndarray) -> Instances:
+        """Segment one frame: Instances (frame coordinates) with masks, boxes, scores and embeddings,
+        scores >= CELLTRACK.TRACKER.MIN_SCORE, highest score first."""
+        cells = self.model.inference([self._model_input(image)])[0]["instances"].to("cpu")
+        return cells[cells.scores >= self.min_score]
+
+    @torch.no_grad()
+    def embed_labels(self, image: np.ndarray, labels: np.ndarray) -> Instances:
+        """Embed cells segmented elsewhere: ``labels`` (H, W), cell i has label i + 1 (consecutive)."""
+        inputs = self._model_input(image)
+        images = self.model.preprocess_image([inputs])
+        features = self.model.backbone(images.tensor)
+        num_cells = int(labels.max(initial=0))
+        boxes = boxes_from_labels(labels, num_cells)
+        height, width = inputs["image"].shape[1:]
+        scale = np.array([width / image.shape[1], height / image.shape[0]] * 2, dtype=np.float32)
+        given = Instances((height, width), pred_boxes=Boxes(torch.as_tensor(boxes * scale, device=self.model.device)))
+        given = self.model.roi_heads.embed_cells(features, [given])[0].to("cpu")
+        cells = Instances(image.shape[:2], **given.get_fields())
+        cells.pred_boxes = Boxes(torch.as_tensor(boxes))
+        cells.pred_masks = torch.as_tensor(labels[None] == np.arange(1, num_cells + 1)[:, None, None])
+        cells.scores = torch.ones(num_cells)
+        cells.pred_classes = torch.zeros(num_cells, dtype=torch.long)
+        return cells
+
+    def __call__(self, image: np.ndarray, labels: Optional[np.ndarray] = None) -> Instances:
+        """Track the next frame. Returns its cells with ``pred_track_ids`` and ``pred_parent_ids``."""
+        start = time.perf_counter()
+        if labels is None:
+            cells, detections = detections_from_instances(self.detect(image))
+        else:
+            detections = Detections.from_labels(labels)  # relabels to consecutive 1..N
+            cells = self.embed_labels(image, detections.labels)
+            detections = Detections(detections.centers, detections.labels, instance_embeddings(cells))
+        linking_start = time.perf_counter()
+        track_ids, parent_ids = self.tracker.update(self.frame, detections)
+        self.timings["detection"] += linking_start - start
+        self.timings["linking"] += time.perf_counter() - linking_start
+        cells.pred_track_ids = torch.as_tensor(track_ids)
+        cells.pred_parent_ids = torch.as_tensor(parent_ids)
+        self.last_labels = detections.labels
+        self.frame += 1
+        return cells

@@ -1,0 +1,448 @@
+"""The tracker: links the cells of a movie frame by frame and keeps the lineage.
+
+The linking decisions are the pure functions of ``celltrack.tracking.linking``; this module only holds
+what must live across frames (the previous frame's cells and track ids, recently lost tracks, the
+lineage) and turns links into track ids.
+
+Decisions the paper leaves open, and what the tracker does:
+
+* Overlap measure: mask IoU, from label images (``linking.mask_overlaps``).
+* Candidates: each cell of t is scored against its ``num_candidates`` nearest t-1 cells by centre
+  (within ``max_distance``) and every t-1 cell its mask overlaps. The paper's argmax runs over these
+  candidates instead of all t-1 cells, which keeps linking near-linear in the number of cells and only
+  excludes cells too far away to be the same cell.
+* The paper's agreement test has no minimum similarity: a cell that appears from nowhere still finds
+  both heads ranking some candidate first and claims it, often making a false division. ``max_distance``
+  bounds how far a claim reaches; the "global" rule instead needs ``min_similarity`` or overlap.
+* More than two cells claiming one t-1 cell: the two with the highest link weight (fused similarity +
+  IoU) are the daughters, the others start new tracks (``linking.resolve_claims``).
+* Division in CTC form: both daughters get new track ids whose parent_id is the mother's track, which
+  ends in frame t-1.
+* A cell that vanishes for a frame: with ``max_gap = 0`` (the paper) its track ends and the cell comes
+  back as a new track. With ``max_gap = k`` a track that ended without dividing is kept for k frames; a
+  cell that would otherwise start a parentless track may resume it if its fused similarity to the
+  track's last cell is at least ``min_similarity`` or their mask IoU at least ``alpha`` (one-to-one, most
+  recently lost tracks first, by maximum total link weight). The CTC format forbids gaps inside a
+  track (py-ctcmetrics' validation wants a track's label in every frame from first to last), so the
+  resumed cell gets a new track id whose parent_id is the lost track: a gap is recorded as a parent
+  link with one child, which is how it is told from a division.
+"""
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Deque, Dict, Mapping, NamedTuple, Optional, Tuple
+
+import numpy as np
+
+from detectron2.config import configurable
+
+from .lineage import LineageTable
+from .linking import (
+    HEADS,
+    Links,
+    candidate_pairs,
+    centers_from_labels,
+    fuse_similarities,
+    global_rule,
+    labels_from_masks,
+    mask_overlaps,
+    max_weight_matching,
+    merge_pairs,
+    overlap_allows,
+    pair_values,
+    paper_rule,
+)
+
+__all__ = ["Detections", "Similarity", "Tracker", "METHODS"]
+
+# similarity(embeddings_t, embeddings_prev, pairs) -> {"visual": (E,), "spatial": (E,)} in [0, 1].
+# Embeddings are {"visual": (N, D), "spatial": (N, D')} arrays or tensors (after the shared FC); pairs is
+# an (E, 2) int64 numpy array of (index in t, index in t-1). ``SiameseTrackHead.similarity`` is one.
+Similarity = Callable[[Mapping[str, Any], Mapping[str, Any], np.ndarray], Mapping[str, Any]]
+
+METHODS = ("paper", "global")
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):  # a torch tensor, possibly on the GPU; torch is not needed otherwise
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+@dataclass(frozen=True)
+class Detections:
+    """The cells of one frame, in detector order: cell i has label i + 1 in ``labels``.
+
+    Attributes:
+        centers: (N, 2) float64 centres (x, y) in pixels.
+        labels: (H, W) integer label image (0 background) or None when there are no masks, in which
+            case nothing links by overlap.
+        embeddings: {"visual": (N, D), "spatial": (N, D')} arrays or tensors for the heads that are on,
+            passed untouched to the tracker's ``similarity``; empty for overlap-only linking.
+    """
+
+    centers: np.ndarray
+    labels: Optional[np.ndarray] = None
+    embeddings: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        centers = np.asarray(self.centers, dtype=np.float64)
+        if centers.size == 0:
+            centers = centers.reshape(0, 2)
+        if centers.ndim != 2 or centers.shape[1] != 2:
+            raise ValueError(f"Detections: centers must be (N, 2) (x, y), got shape {centers.shape}")
+        if not np.isfinite(centers).all():
+            raise ValueError("Detections: centers contain NaN or inf (a cell with an empty mask?)")
+        object.__setattr__(self, "centers", centers)
+        num_cells = len(centers)
+        if self.labels is not None:
+            labels = np.asarray(self.labels)
+            if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
+                raise ValueError(
+                    f"Detections: labels must be an (H, W) integer image, got {labels.dtype} {labels.shape}"
+                )
+            if labels.size and (labels.min() < 0 or labels.max() > num_cells):
+                raise ValueError(
+                    f"Detections: labels must lie in 0..{num_cells} (cell i has label i + 1), "
+                    f"found {labels.min()}..{labels.max()}"
+                )
+            object.__setattr__(self, "labels", labels)
+        unknown = set(self.embeddings) - set(HEADS)
+        if unknown:
+            raise ValueError(f"Detections: unknown embedding heads {sorted(unknown)}; expected some of {HEADS}")
+        for name, embedding in self.embeddings.items():
+            if len(embedding) != num_cells:
+                raise ValueError(f"Detections: {name} embeddings have {len(embedding)} rows for {num_cells} cells")
+
+    @property
+    def num_cells(self) -> int:
+        return len(self.centers)
+
+    @classmethod
+    def from_labels(cls, labels: np.ndarray, embeddings: Optional[Mapping[str, Any]] = None) -> "Detections":
+        """Cells of a label image (e.g. Cellpose output or CTC ground truth), centres from the masks.
+
+        Labels need not be consecutive: cells are ordered by label value and relabelled 1..N, so
+        ``embeddings`` rows must follow the same order.
+        """
+        labels = np.asarray(labels)
+        if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer) or (labels.size and labels.min() < 0):
+            raise ValueError(
+                f"Detections.from_labels: expected a non-negative (H, W) integer image, got {labels.dtype} "
+                f"{labels.shape}"
+            )
+        present = np.flatnonzero(np.bincount(labels.ravel())[1:]) + 1 if labels.size else np.zeros(0, np.int64)
+        if len(present) and present[-1] != len(present):
+            lookup = np.zeros(present[-1] + 1, dtype=np.int32)
+            lookup[present] = np.arange(1, len(present) + 1)
+            labels = lookup[labels]
+        return cls(centers_from_labels(labels, len(present)), labels, dict(embeddings or {}))
+
+    @classmethod
+    def from_masks(
+        cls,
+        masks: np.ndarray,
+        embeddings: Optional[Mapping[str, Any]] = None,
+        centers: Optional[np.ndarray] = None,
+    ) -> "Detections":
+        """Cells from (N, H, W) instance masks in detector order (earlier masks win contested pixels).
+
+        ``centers`` (N, 2) defaults to the centroid of each mask; pass box centres for empty masks.
+        """
+        masks = _to_numpy(masks).astype(bool, copy=False)
+        if centers is None:
+            if masks.ndim != 3:
+                raise ValueError(f"Detections.from_masks: expected (N, H, W) masks, got shape {masks.shape}")
+            area = masks.sum(axis=(1, 2)).astype(np.float64)
+            if (area == 0).any():
+                raise ValueError(
+                    f"Detections.from_masks: masks {np.flatnonzero(area == 0)[:5]} are empty; pass centers "
+                    "(e.g. the box centres) for them"
+                )
+            y = (masks.sum(axis=2) * np.arange(masks.shape[1])).sum(axis=1) / area
+            x = (masks.sum(axis=1) * np.arange(masks.shape[2])).sum(axis=1) / area
+            centers = np.stack([x, y], axis=1)
+        return cls(centers, labels_from_masks(masks), dict(embeddings or {}))
+
+
+class _Frame(NamedTuple):
+    """One tracked frame, kept while its tracks may still be linked."""
+
+    frame: int
+    detections: Detections
+    track_ids: np.ndarray  # (N,) int64
+
+
+class Tracker:
+    """Links detections frame by frame into tracks with a CTC lineage.
+
+    Usage::
+
+        tracker = Tracker(similarity=model.track_head.similarity)
+        for frame, detections in enumerate(movie):
+            track_ids, parent_ids = tracker.update(frame, detections)
+        rows = tracker.lineage()  # (T, 4): track_id, first_frame, last_frame, parent_id
+
+    Memory holds the last ``max_gap + 1`` frames' detections and the lineage, not the movie.
+    """
+
+    @configurable
+    def __init__(
+        self,
+        *,
+        similarity: Optional[Similarity] = None,
+        method: str = "paper",
+        alpha: float = 0.1,
+        max_gap: int = 0,
+        num_candidates: int = 10,
+        max_distance: float = np.inf,
+        min_similarity: float = 0.5,
+        division_min_score: float = 0.5,
+    ):
+        """
+        Args:
+            similarity: scores candidate pairs per head (see ``Similarity``); None links by overlap only.
+            method: "paper" (per-cell argmax agreement, overlap fallback, ``linking.paper_rule``) or
+                "global" (one-to-one assignment of fused scores, then divisions, ``linking.global_rule``).
+            alpha: minimum mask IoU of an overlap link (paper: 0.1).
+            max_gap: frames a track may be missing and still be resumed (0 = the paper: never).
+            num_candidates: nearest t-1 cells by centre scored per cell of t.
+            max_distance: pixels; t-1 cells farther than this are candidates only if the masks overlap.
+            min_similarity: fused similarity from which a pair may link without overlap ("global" rule
+                and gap closing).
+            division_min_score: minimum link weight (fused similarity + IoU, in [0, 2]) of a second
+                daughter in the "global" rule. Without a similarity the weight is the IoU alone: lower
+                it (e.g. to ``alpha``) for overlap-only linking to find divisions.
+        """
+        if method not in METHODS:
+            raise ValueError(f"Tracker: method must be one of {METHODS}, got {method!r}")
+        if max_gap < 0 or num_candidates < 1:
+            raise ValueError(f"Tracker: need max_gap >= 0 and num_candidates >= 1, got {max_gap}, {num_candidates}")
+        self.similarity = similarity
+        self.method = method
+        self.alpha = float(alpha)
+        self.max_gap = int(max_gap)
+        self.num_candidates = int(num_candidates)
+        self.max_distance = float(max_distance)
+        self.min_similarity = float(min_similarity)
+        self.division_min_score = float(division_min_score)
+        self._reset()
+
+    @classmethod
+    def from_config(cls, cfg, similarity: Optional[Similarity] = None) -> Dict[str, Any]:
+        tracker = cfg.CELLTRACK.TRACKER
+        # MAX_DISTANCE, MIN_SIMILARITY and DIVISION_MIN_SCORE default here until add_celltrack_config has them.
+        max_distance = tracker.get("MAX_DISTANCE", 0.0)
+        return {
+            "similarity": similarity,
+            "method": tracker.METHOD,
+            "alpha": tracker.ALPHA,
+            "max_gap": tracker.MAX_GAP,
+            "num_candidates": tracker.NUM_CANDIDATES,
+            "max_distance": max_distance if max_distance > 0 else np.inf,
+            "min_similarity": tracker.get("MIN_SIMILARITY", 0.5),
+            "division_min_score": tracker.get("DIVISION_MIN_SCORE", 0.5),
+        }
+
+    def _reset(self) -> None:
+        self._lineage = LineageTable()
+        self._recent: Deque[_Frame] = deque(maxlen=self.max_gap + 1)
+        # Tracks that ended without dividing and may still be resumed: id, last frame, cell index there.
+        self._lost_track_ids = np.zeros(0, dtype=np.int64)
+        self._lost_frames = np.zeros(0, dtype=np.int64)
+        self._lost_cells = np.zeros(0, dtype=np.int64)
+
+    # ---------------------------------------------------------------------------------------------
+    def update(self, frame: int, detections: Detections) -> Tuple[np.ndarray, np.ndarray]:
+        """Link the cells of ``frame`` to the tracks so far.
+
+        Args:
+            frame: index of this frame; the first call may start anywhere, later calls must be
+                consecutive (pass ``Detections(np.zeros((0, 2)))`` for a frame without cells).
+            detections: the cells of this frame.
+
+        Returns:
+            track_ids: (N,) int64 track id (>= 1) of each cell.
+            parent_ids: (N,) int64 parent_id of each cell's track (0 for none).
+        """
+        if not isinstance(detections, Detections):
+            raise TypeError(f"Tracker.update: expected Detections, got {type(detections).__name__}")
+        frame = int(frame)
+        if self._recent and frame != self._recent[-1].frame + 1:
+            raise ValueError(
+                f"Tracker.update: frame {frame} after frame {self._recent[-1].frame}; frames must be consecutive "
+                "(pass empty Detections for a frame without cells, or a new Tracker for a new movie)"
+            )
+        previous = self._recent[-1] if self._recent else None
+        num_cells = detections.num_cells
+        links = Links(np.full(num_cells, -1, dtype=np.int64), np.zeros(num_cells, dtype=bool))
+        if previous is not None and num_cells and previous.detections.num_cells:
+            links = self._link(detections, previous.detections)
+
+        continues = (links.matched >= 0) & ~links.is_daughter
+        daughters = (links.matched >= 0) & links.is_daughter
+        track_ids = np.zeros(num_cells, dtype=np.int64)
+        new_parents = np.zeros(num_cells, dtype=np.int64)
+        if previous is not None:
+            track_ids[continues] = previous.track_ids[links.matched[continues]]
+            new_parents[daughters] = previous.track_ids[links.matched[daughters]]
+        if self.max_gap > 0:
+            new_parents += self._close_gaps(frame, detections, links.matched < 0)
+        starts = ~continues
+        track_ids[starts] = self._lineage.new_tracks(frame, new_parents[starts])
+        self._lineage.extend(track_ids[continues], frame)
+
+        if previous is not None and self.max_gap > 0:
+            ended = np.ones(previous.detections.num_cells, dtype=bool)
+            ended[links.matched[links.matched >= 0]] = False  # continued or divided
+            self._lose(previous.track_ids[ended], previous.frame, np.flatnonzero(ended))
+        self._recent.append(_Frame(frame, detections, track_ids))
+        if self.max_gap > 0:
+            # A track lost in frame f can be resumed up to frame f + max_gap + 1.
+            keep = self._lost_frames >= frame - self.max_gap
+            self._forget_lost(~keep)
+        return track_ids, self._lineage.parent_of(track_ids)
+
+    def lineage(self) -> np.ndarray:
+        """(T, 4) int64 CTC rows (track_id, first_frame, last_frame, parent_id), sorted by track_id."""
+        return self._lineage.rows()
+
+    @property
+    def num_tracks(self) -> int:
+        return len(self._lineage)
+
+    # ---------------------------------------------------------------------------------------------
+    def state_dict(self) -> Dict[str, Any]:
+        """Everything needed to continue tracking after a restart (not the similarity function).
+
+        Holds the last ``max_gap + 1`` frames' detections (embeddings may be tensors: save with
+        ``torch.save`` or pickle).
+        """
+        return {
+            "lineage": self._lineage.rows(),
+            "recent": [(f.frame, f.detections, f.track_ids) for f in self._recent],
+            "lost": (self._lost_track_ids.copy(), self._lost_frames.copy(), self._lost_cells.copy()),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from ``state_dict()``; the tracker's options are its own, not the saved ones."""
+        self._reset()
+        self._lineage = LineageTable(state["lineage"])
+        for frame, detections, track_ids in state["recent"][-(self.max_gap + 1) :]:
+            self._recent.append(_Frame(int(frame), detections, np.asarray(track_ids, dtype=np.int64)))
+        if self.max_gap > 0:
+            self._lost_track_ids, self._lost_frames, self._lost_cells = (
+                np.asarray(a, dtype=np.int64) for a in state["lost"]
+            )
+            if self._recent:
+                self._forget_lost(self._lost_frames < self._recent[-1].frame - self.max_gap)
+
+    # ---------------------------------------------------------------------------------------------
+    def _link(self, detections: Detections, previous: Detections) -> Links:
+        pairs, similarities, iou = self._score(detections, previous)
+        if self.method == "paper":
+            return paper_rule(pairs, similarities, iou, detections.num_cells, previous.num_cells, self.alpha)
+        return global_rule(
+            pairs,
+            similarities,
+            iou,
+            detections.num_cells,
+            previous.num_cells,
+            alpha=self.alpha,
+            min_similarity=self.min_similarity,
+            division_min_score=self.division_min_score,
+        )
+
+    def _score(
+        self,
+        detections: Detections,
+        previous: Detections,
+        cells: Optional[np.ndarray] = None,
+        previous_cells: Optional[np.ndarray] = None,
+    ) -> Tuple[np.ndarray, Dict[str, np.ndarray], np.ndarray]:
+        """Candidate pairs between (a subset of) two frames, their similarities per head and mask IoU."""
+        num_prev = previous.num_cells
+        if cells is None:
+            pairs = candidate_pairs(detections.centers, previous.centers, self.num_candidates, self.max_distance)
+        else:
+            sub = candidate_pairs(
+                detections.centers[cells], previous.centers[previous_cells], self.num_candidates, self.max_distance
+            )
+            pairs = np.stack([cells[sub[:, 0]], previous_cells[sub[:, 1]]], axis=1)
+        overlap_pairs, overlap_iou = np.zeros((0, 2), dtype=np.int64), np.zeros(0)
+        if detections.labels is not None and previous.labels is not None:
+            overlap_pairs, overlap_iou = mask_overlaps(detections.labels, previous.labels)
+            if cells is not None:
+                keep = _member(overlap_pairs[:, 0], cells, detections.num_cells) & _member(
+                    overlap_pairs[:, 1], previous_cells, num_prev
+                )
+                overlap_pairs, overlap_iou = overlap_pairs[keep], overlap_iou[keep]
+        pairs = merge_pairs(pairs, overlap_pairs, num_prev=num_prev)
+        iou = pair_values(pairs, overlap_pairs, overlap_iou, num_prev)
+        return pairs, self._similarities(detections, previous, pairs), iou
+
+    def _similarities(self, detections: Detections, previous: Detections, pairs: np.ndarray) -> Dict[str, np.ndarray]:
+        heads = [name for name in HEADS if name in detections.embeddings and name in previous.embeddings]
+        if self.similarity is None or not heads:
+            return {}
+        if len(pairs) == 0:
+            return {name: np.zeros(0) for name in heads}
+        scores = self.similarity(
+            {name: detections.embeddings[name] for name in heads},
+            {name: previous.embeddings[name] for name in heads},
+            pairs,
+        )
+        result = {}
+        for name in heads:
+            if name not in scores:
+                raise ValueError(f"Tracker: similarity returned no {name!r} scores (got {sorted(scores)})")
+            values = _to_numpy(scores[name]).astype(np.float64).reshape(-1)
+            if values.shape != (len(pairs),) or not ((values >= 0) & (values <= 1)).all():
+                value_range = f"{values.min()}..{values.max()}" if values.size else "empty"
+                raise ValueError(
+                    f"Tracker: similarity must return {len(pairs)} {name} scores in [0, 1], got shape "
+                    f"{values.shape}, values {value_range}"
+                )
+            result[name] = values
+        return result
+
+    def _close_gaps(self, frame: int, detections: Detections, new: np.ndarray) -> np.ndarray:
+        """(N,) id of the lost track each new cell resumes (0 for none); resumed tracks leave the lost set."""
+        resumed = np.zeros(detections.num_cells, dtype=np.int64)
+        eligible = new.copy()
+        for past in reversed(list(self._recent)[:-1]):  # most recently lost first; t-1 was linked already
+            lost = np.flatnonzero(self._lost_frames == past.frame)
+            cells = np.flatnonzero(eligible)
+            if len(lost) == 0 or len(cells) == 0:
+                continue
+            previous_cells = self._lost_cells[lost]
+            pairs, similarities, iou = self._score(detections, past.detections, cells, previous_cells)
+            if len(pairs) == 0:
+                continue
+            fused = fuse_similarities(similarities, len(pairs))
+            allowed = (fused >= self.min_similarity) | overlap_allows(iou, self.alpha)
+            matched = max_weight_matching(
+                pairs[allowed], (fused + iou)[allowed], detections.num_cells, past.detections.num_cells
+            )
+            took = np.flatnonzero(matched >= 0)
+            resumed[took] = past.track_ids[matched[took]]
+            eligible[took] = False
+            self._forget_lost(np.isin(self._lost_track_ids, resumed[took]))
+        return resumed
+
+    def _lose(self, track_ids: np.ndarray, frame: int, cells: np.ndarray) -> None:
+        self._lost_track_ids = np.concatenate([self._lost_track_ids, track_ids])
+        self._lost_frames = np.concatenate([self._lost_frames, np.full(len(track_ids), frame, dtype=np.int64)])
+        self._lost_cells = np.concatenate([self._lost_cells, cells.astype(np.int64)])
+
+    def _forget_lost(self, drop: np.ndarray) -> None:
+        keep = ~drop
+        self._lost_track_ids = self._lost_track_ids[keep]
+        self._lost_frames = self._lost_frames[keep]
+        self._lost_cells = self._lost_cells[keep]
+
+
+def _member(indices: np.ndarray, subset: np.ndarray, size: int) -> np.ndarray:
+    """(len(indices),) bool: which indices (all < size) are in ``subset``."""
+    mask = np.zeros(size, dtype=bool)
+    mask[subset] = True
+    return mask[indices]

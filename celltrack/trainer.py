@@ -1,0 +1,33 @@
+"""CellTrackTrainer: detectron2's DefaultTrainer with CellTrack's loader, evaluator and checkpointer."""
+from detectron2.data import build_detection_test_loader, build_detection_train_loader
+from detectron2.engine import DefaultTrainer
+
+from .checkpoint import CellTrackCheckpointer
+from .data import PairedFrameMapper
+
+
+class CellTrackTrainer(DefaultTrainer):
+    """Overrides only what differs from DefaultTrainer: paired-frame loader, CTC evaluator, safe checkpoints."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.checkpointer = CellTrackCheckpointer(
+            self._trainer.model, cfg.OUTPUT_DIR, trainer=self, optimizer=self.optimizer, scheduler=self.scheduler
+        )
+        # The hooks captured the default checkpointer; build them again around this one.
+        self._hooks = []
+        self.register_hooks(self.build_hooks())
+
+    @classmethod
+    def build_train_loader(cls, cfg):
+        return build_detection_train_loader(cfg, mapper=PairedFrameMapper(cfg, is_train=True))
+
+    @classmethod
+    def build_test_loader(cls, cfg, dataset_name):
+        return build_detection_test_loader(cfg, dataset_name, mapper=PairedFrameMapper(cfg, is_train=False))
+
+    @classmethod
+    def build_evaluator(cls, cfg, dataset_name, output_folder=None):
+        from .evaluation import CTCEvaluator
+
+        return CTCEvaluator(cfg, dataset_name, output_dir=output_folder)

@@ -1,0 +1,108 @@
+"""tools/track_video.py end to end on a generated movie, with a tiny model trained in a fixture."""
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from ctc_metrics.scripts.validate import validate_sequence
+
+REPO = Path(__file__).parents[2]
+TOOL = REPO / "tools" / "track_video.py"
+
+
+def run_tool(*args, check=True):
+    result = subprocess.run([sys.executable, str(TOOL), *map(str, args)], capture_output=True, text=True, cwd=REPO)
+    if check and result.returncode != 0:
+        raise AssertionError(result.stdout + result.stderr)
+    return result
+
+
+def base_args(trained_tiny, movie, out):
+    cfg, weights, _ = trained_tiny
+    return [movie, "--config-file", REPO / "configs" / "CellTrack-R18-FPN-tiny.yaml", "--weights", weights,
+            "--output", out, "MODEL.DEVICE", "cpu", "CELLTRACK.TRACKER.MIN_SCORE", "0.05"]
+
+
+def test_detect_and_track_writes_every_output(trained_tiny, tmp_path):
+    _, _, root = trained_tiny
+    out = tmp_path / "run"
+    result = run_tool(*base_args(trained_tiny, root / "01", out))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames"] == 10
+    for name in ("res/res_track.txt", "tracks.csv", "overlay.mp4", "lineage.png", "overlay/0000.png"):
+        assert (out / name).exists(), name
+    assert validate_sequence(str(out / "res"), threads=1)["Valid"] == 1
+    assert "divisions" in result.stdout
+    assert not (out / ".resume").exists()
+
+
+def test_link_given_masks_recovers_ground_truth_tracks(trained_tiny, tmp_path):
+    _, _, root = trained_tiny
+    out = tmp_path / "linked"
+    run_tool(*base_args(trained_tiny, root / "01", out), "--masks", root / "01_GT" / "SEG")
+    gt_tracks = np.loadtxt(root / "01_GT" / "TRA" / "man_track.txt", dtype=int, ndmin=2)
+    summary = json.loads((out / "summary.json").read_text())
+    total_cells = sum(len(np.unique(tifffile.imread(p))) - 1 for p in sorted((root / "01_GT" / "SEG").glob("*.tif")))
+    assert summary["cells"] == total_cells
+    with open(out / "tracks.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == total_cells and set(rows[0]) == {"track_id", "frame", "y", "x", "area", "parent"}
+    # Each GT mask keeps one track id per frame: the result has a track per GT track at most a few more.
+    assert abs(summary["tracks"] - len(gt_tracks)) <= max(2, len(gt_tracks) // 3)
+
+
+def test_refuses_non_empty_output_and_resumes(trained_tiny, tmp_path):
+    _, _, root = trained_tiny
+    out = tmp_path / "safe"
+    out.mkdir()
+    (out / "keep.txt").write_text("user data")
+    refused = run_tool(*base_args(trained_tiny, root / "01", out), check=False)
+    assert refused.returncode == 2 and "not empty" in refused.stderr
+    assert (out / "keep.txt").read_text() == "user data"
+
+    nothing = run_tool(*base_args(trained_tiny, root / "01", tmp_path / "fresh"), "--resume", check=False)
+    assert nothing.returncode == 2 and "nothing to resume" in nothing.stderr
+
+
+def test_resume_continues_an_interrupted_run(trained_tiny, tmp_path):
+    import celltrack  # noqa: F401
+    from celltrack.config import get_celltrack_cfg
+    from celltrack.tracking.predictor import CellTrackPredictor
+    from celltrack.tracking.track_movie import track_movie
+
+    cfg, weights, root = trained_tiny
+    cfg = cfg.clone()
+    cfg.MODEL.WEIGHTS = str(weights)
+    predictor = CellTrackPredictor(cfg)
+    labels = root / "01_GT" / "SEG"
+    full = track_movie(predictor, root / "01", tmp_path / "full", masks=labels)
+
+    class Interrupt(Exception):
+        pass
+
+    calls = {"n": 0}
+    original = predictor.__class__.__call__
+
+    def interrupted(self, image, labels=None):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise Interrupt
+        return original(self, image, labels)
+
+    predictor.__class__.__call__ = interrupted
+    try:
+        with pytest.raises(Interrupt):
+            track_movie(predictor, root / "01", tmp_path / "part", masks=labels)
+    finally:
+        predictor.__class__.__call__ = original
+    assert not (tmp_path / "part" / "tracks.csv").exists()  # nothing half-finished under a final name
+    resumed = track_movie(predictor, root / "01", tmp_path / "part", masks=labels, resume=True)
+    assert resumed["tracks"] == full["tracks"] and resumed["cells"] == full["cells"]
+    assert (tmp_path / "part" / "tracks.csv").read_text() == (tmp_path / "full" / "tracks.csv").read_text()
+    assert (tmp_path / "part" / "res" / "res_track.txt").read_text() == (
+        tmp_path / "full" / "res" / "res_track.txt"
+    ).read_text()

@@ -24,6 +24,7 @@ ships its configs in ``configs/`` instead.
 import importlib.util
 import sys
 import types
+import warnings
 
 import numpy as np
 from PIL import Image
@@ -150,6 +151,8 @@ def _cpu_distributed_training() -> None:
 
 def apply() -> None:
     """Install every shim that this environment needs. Idempotent."""
+    # detectron2 v0.6 scripts a few helpers at import; torch 2.14 warns about it on every start.
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated", category=FutureWarning)
     _pillow_linear()
     _numpy_aliases()
     _stand_in_for_compiled_ops()

@@ -1,4 +1,6 @@
 """CellTrackTrainer: detectron2's DefaultTrainer with CellTrack's loader, evaluator and checkpointer."""
+import os
+
 from detectron2.data import build_detection_test_loader, build_detection_train_loader
 from detectron2.engine import DefaultTrainer
 
@@ -27,7 +29,13 @@ class CellTrackTrainer(DefaultTrainer):
         return build_detection_test_loader(cfg, dataset_name, mapper=PairedFrameMapper(cfg, is_train=False))
 
     @classmethod
-    def build_evaluator(cls, cfg, dataset_name, output_folder=None):
-        from .evaluation import CTCEvaluator
+    def test(cls, cfg, model, evaluators=None):
+        # The tracker scores links with the model's own track head, which build_evaluator cannot reach.
+        if evaluators is None:
+            from .evaluation import CTCEvaluator
 
-        return CTCEvaluator(cfg, dataset_name, output_dir=output_folder)
+            evaluators = [
+                CTCEvaluator(cfg, name, output_dir=os.path.join(cfg.OUTPUT_DIR, "inference"), model=model)
+                for name in cfg.DATASETS.TEST
+            ]
+        return super().test(cfg, model, evaluators)

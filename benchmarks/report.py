@@ -1,0 +1,298 @@
+"""RESULTS.md and the plots, generated from results.json (``benchmarks/run.py`` calls :func:`write_report`).
+
+Regenerate without rerunning anything: ``python benchmarks/report.py [benchmarks/results.json]``.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Callable, List, Optional
+
+# Columns of the accuracy tables: py-ctcmetrics' keys.
+COLUMNS = ("SEG", "DET", "TRA", "LNK", "CT", "TF", "BC(2)", "CCA", "BIO(2)")
+PLOTTED = ("SEG", "DET", "TRA", "CT", "BC(2)", "BIO(2)")
+SIM, GOWT1 = ("Fluo-N2DH-SIM+", "02"), ("Fluo-N2DH-GOWT1", "01")
+
+
+def _number(value, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _rows(results: dict, dataset: str, sequence: str, uses_gt_masks: Optional[bool] = None) -> List[dict]:
+    return [row for row in results.get("accuracy", []) if row["dataset"] == dataset and row["sequence"] == sequence
+            and (uses_gt_masks is None or row["uses_gt_masks"] == uses_gt_masks)]
+
+
+def _row(results: dict, dataset_sequence, method: str, uses_gt_masks: bool) -> Optional[dict]:
+    for row in _rows(results, *dataset_sequence, uses_gt_masks):
+        if row["method"] == method and "skipped" not in row:
+            return row
+    return None
+
+
+# ------------------------------------------------------------------------------------------- targets
+def targets(results: dict) -> List[dict]:
+    """Issue 6's targets, each {"target", "measured", "met"} (met None when not measured)."""
+    checks: List[dict] = []
+
+    def check(target: str, measured: Callable[[], Optional[str]], met: Callable[[], Optional[bool]]) -> None:
+        try:
+            checks.append({"target": target, "measured": measured(), "met": met()})
+        except (TypeError, KeyError, ValueError):  # a row or value this run did not produce
+            checks.append({"target": target, "measured": "not measured", "met": None})
+
+    own = _row(results, SIM, "celltrack", False)
+    for key, bound in (("SEG", 0.80), ("DET", 0.97), ("TRA", 0.97), ("BIO(2)", 0.85)):
+        check(f"SIM+ 02, own detections: {key} >= {bound}", lambda key=key: _number(own[key]),
+              lambda key=key, bound=bound: own[key] >= bound)
+    check("SIM+ 02, own detections: DET - TRA <= 0.3 points (0.003)", lambda: _number(own["DET"] - own["TRA"], 4),
+          lambda: own["DET"] - own["TRA"] <= 0.003)
+    # iou and laptrack link CellTrack's own masks, so they share its SEG exactly: SEG is compared with the
+    # rows that segment differently, TRA with every baseline (>= those on the same masks, > the others).
+    baselines = [row for row in _rows(results, *SIM, False)
+                 if "skipped" not in row and not row["method"].startswith("celltrack")]
+    other_cells = [row for row in baselines if row["cells"] != "celltrack"]
+    check("SIM+ 02: celltrack TRA above the other segmentations' rows and >= iou/laptrack on its own masks",
+          lambda: f"{_number(own['TRA'])} vs " + ", ".join(f"{r['method']} {_number(r['TRA'])}" for r in baselines),
+          lambda: bool(baselines) and all(own["TRA"] > r["TRA"] if r["cells"] != "celltrack" else own["TRA"] >= r["TRA"]
+                                          for r in baselines))
+    check("SIM+ 02: celltrack SEG above the rows of other segmentations",
+          lambda: f"{_number(own['SEG'])} vs " + ", ".join(f"{r['method']} {_number(r['SEG'])}" for r in other_cells),
+          lambda: bool(other_cells) and all(own["SEG"] > r["SEG"] for r in other_cells))
+    linking = _row(results, SIM, "celltrack", True)
+    for key, bound in (("CT", 0.90), ("BC(2)", 0.92)):
+        others = [_row(results, SIM, method, True) for method in ("iou", "laptrack")]
+        check(f"SIM+ 02, GT masks: celltrack {key} >= {bound}, above iou and laptrack",
+              lambda key=key, others=others: f"{_number(linking[key])} (iou {_number(others[0][key])}, "
+                                              f"laptrack {_number(others[1][key])})",
+              lambda key=key, bound=bound, others=others: linking[key] >= bound
+              and all(linking[key] > other[key] for other in others))
+    ablation = _row(results, SIM, "celltrack-no-spatial-head", True)
+    check("SIM+ 02, GT masks: the spatial head helps (CT and BIO(2): full model > trained without it)",
+          lambda: f"CT {_number(linking['CT'])} vs {_number(ablation['CT'])}, "
+                  f"BIO(2) {_number(linking['BIO(2)'])} vs {_number(ablation['BIO(2)'])}",
+          lambda: linking["CT"] > ablation["CT"] and linking["BIO(2)"] > ablation["BIO(2)"])
+    extra = _row(results, SIM, "celltrack-visual-scores-only", True)
+    check("(extra) SIM+ 02, GT masks: full tracker vs visual scores only (same model), CT",
+          lambda: f"{_number(linking['CT'])} vs {_number(extra['CT'])}", lambda: linking["CT"] > extra["CT"])
+    gowt1, classical = _row(results, GOWT1, "celltrack", False), _row(results, GOWT1, "classical+laptrack", False)
+    for key in ("DET", "TRA"):
+        check(f"GOWT1 01: celltrack above classical+laptrack on {key}",
+              lambda key=key: f"{_number(gowt1[key])} vs {_number(classical[key])}",
+              lambda key=key: gowt1[key] > classical[key])
+    inference = results.get("speed", {}).get("inference", {})
+    check("speed: track head + tracker cost <= 10 % extra (frames/s)",
+          lambda: f"{inference['overhead_percent']:+.1f} %", lambda: inference["overhead_percent"] <= 10)
+    linker = {(r["method"], r["num_cells"]): r["ms_per_frame"] for r in results.get("scale", {}).get("linker", {}).get("rows", [])}
+    for cells, bound in ((100, 2.0), (1000, 50.0)):
+        check(f"linker: <= {bound:g} ms/frame at {cells} cells (paper rule)",
+              lambda cells=cells: f"{linker[('paper', cells)]:.2f} ms", lambda cells=cells, bound=bound: linker[("paper", cells)] <= bound)
+    exponent = results.get("scale", {}).get("linker", {}).get("exponent", {}).get("paper", {})
+    check("linker: growth no worse than n log n-ish (fitted exponent <= 1.25, 100+ cells)",
+          lambda: f"{exponent['fit_100_and_up']:.2f} (1000 -> 5000: {exponent['last_two']:.2f})",
+          lambda: exponent["fit_100_and_up"] <= 1.25)
+    memory = results.get("scale", {}).get("memory", {})
+    check("memory: track_video peak RSS on 500 frames within 10 % of 50 frames",
+          lambda: f"{memory['growth_percent']:+.1f} %" if "growth_percent" in memory else memory["not_measured"],
+          lambda: memory["growth_percent"] <= 10 if "growth_percent" in memory else None)
+    return checks
+
+
+# -------------------------------------------------------------------------------------------- tables
+def _table(header: List[str], rows: List[List[str]]) -> List[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _accuracy_table(rows: List[dict]) -> List[str]:
+    body = []
+    for row in rows:
+        if "skipped" in row:
+            continue
+        body.append([f"`{row['method']}`", row["cells"]] + [_number(row.get(key)) for key in COLUMNS[:3]]
+                    + [_number(row["DET"] - row["TRA"] if row.get("DET") is not None and row.get("TRA") is not None
+                               else None)]
+                    + [_number(row.get(key)) for key in COLUMNS[3:]]
+                    + [f"{row.get('divisions', 'n/a')} / {row.get('gt_divisions', 'n/a')}"])
+    return _table(["method", "cells", *COLUMNS[:3], "DET−TRA", *COLUMNS[3:], "divisions / GT"], body)
+
+
+def markdown(results: dict) -> str:
+    meta = results.get("meta", {})
+    lines = ["# CellTrack benchmark", "",
+             "Generated by `benchmarks/run.py` from `benchmarks/results.json`; do not edit by hand. "
+             "Measures: py-ctcmetrics (the CTC measures, independent of CellTrack).", ""]
+    lines += ["## How it was run", ""]
+    for section, info in meta.get("sections", {}).items():
+        lines.append(f"- **{section}**: `{info['command']}` — {info['date']}, {info['wall_seconds']:.0f} s wall"
+                     + (f", first {info['max_frames']} frames only" if info.get("max_frames") else "")
+                     + (f" ({info['skipped']})" if info.get("skipped") else ""))
+    machine = meta.get("machine", {})
+    lines += ["", f"- **machine**: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores"
+              + (f", {machine['memory_gb']} GB" if "memory_gb" in machine else "")
+              + (f", GPU {machine['gpu']}" if "gpu" in machine else ", no GPU")
+              + f"; torch threads {machine.get('torch_threads', '?')}; {machine.get('platform', '')}",
+              "- **versions**: " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()), ""]
+
+    lines += ["## Targets (issue 6)", ""]
+    marks = {True: "yes", False: "**no**", None: "not measured"}
+    lines += _table(["target", "measured", "met"],
+                    [[check["target"], check["measured"], marks[check["met"]]] for check in targets(results)])
+
+    accuracy = results.get("accuracy", [])
+    lines += ["", "## Accuracy", ""]
+    if not accuracy:
+        lines += ["Not run, or no data (set `CELLTRACK_DATA`).", ""]
+    datasets = list(dict.fromkeys((row["dataset"], row["sequence"]) for row in accuracy))  # in run order
+    for dataset, sequence in datasets:
+        frames = next((row["frames"] for row in _rows(results, dataset, sequence) if "frames" in row), "?")
+        lines += [f"### {dataset} {sequence} ({frames} frames)", "",
+                  "Cells from CellTrack's detector (or the classical segmentation); every linking row links the "
+                  "same detections:", ""]
+        lines += _accuracy_table(_rows(results, dataset, sequence, False))
+        lines += ["", "Linking only: GT masks with identities removed (`uses_gt_masks: true`):", ""]
+        lines += _accuracy_table(_rows(results, dataset, sequence, True))
+        skipped = [row for row in _rows(results, dataset, sequence) if "skipped" in row]
+        if skipped:
+            lines += ["", "Skipped:"] + [f"- `{row['method']}`{' (GT masks)' if row['uses_gt_masks'] else ''}: "
+                                         f"{row['skipped']}" for row in skipped]
+        lines.append("")
+    notes = {row["method"]: row["note"] for row in accuracy if row.get("note")}
+    if notes:
+        lines += ["Rows:"] + [f"- `{method}`: {note}" for method, note in notes.items()]
+        lines += ["- `iou`: CellTrack's tracker without a track head (mask IoU >= 0.1, two claimants = a division)",
+                  "- `laptrack`: LAP on centroids with gap closing and splitting (options in results.json meta)", ""]
+    if accuracy:
+        lines += ["![accuracy](accuracy.png)", ""]
+
+    speed = results.get("speed", {})
+    lines += ["## Speed", ""]
+    inference = speed.get("inference")
+    if inference:
+        lines += [f"Inference on {inference['frames']} frames of {inference['frame_size'][0]}x{inference['frame_size'][1]} "
+                  f"({inference['source']}), device {inference['device']}, "
+                  f"{'trained weights' if inference['trained_weights'] else 'untrained weights'}; median per frame:", ""]
+        lines += _table(["pipeline", "s/frame", "frames/s"], [
+            ["Mask R-CNN alone (same weights, no track head, no tracker)",
+             f"{inference['maskrcnn_seconds_per_frame']:.3f}", f"{inference['maskrcnn_fps']:.2f}"],
+            ["CellTrack (+ track head embeddings + tracker)", f"{inference['celltrack_seconds_per_frame']:.3f}",
+             f"{inference['celltrack_fps']:.2f}"]])
+        lines += ["", f"Extra cost of CellTrack: {inference['overhead_percent']:+.1f} % "
+                  f"(linking alone {inference['celltrack_linking_ms_per_frame']:.1f} ms/frame).", ""]
+    training = speed.get("training")
+    if training:
+        lines += [f"Training ({training['source']}, {training['iterations']} timed iterations, median):", ""]
+        lines += _table(["model", "s/iteration", "images/s", "pairs/s"], [
+            [label.replace("_", " "), f"{training[label]['seconds_per_iteration']:.2f}",
+             f"{training[label]['images_per_second']:.2f}", f"{training[label]['pairs_per_second']:.2f}"]
+            for label in ("with_track_head", "without_track_head")])
+        lines += ["", f"Track head training cost: {training['overhead_percent']:+.1f} %.", ""]
+    if not speed:
+        lines += ["Not run.", ""]
+
+    scale = results.get("scale", {})
+    lines += ["## Scale", ""]
+    linker = scale.get("linker")
+    if linker:
+        cells = sorted({row["num_cells"] for row in linker["rows"]})
+        by = {(row["method"], row["num_cells"]): row["ms_per_frame"] for row in linker["rows"]}
+        lines += [f"Linker time per frame (synthetic cells, {linker['frames']} frames, "
+                  "`celltrack.tracking.benchmark`), ms:", ""]
+        lines += _table(["rule"] + [f"{n} cells" for n in cells] + ["exponent (100+)", "exponent (last two)"],
+                        [[method] + [f"{by[(method, n)]:.2f}" for n in cells]
+                         + [f"{linker['exponent'][method]['fit_100_and_up']:.2f}",
+                            f"{linker['exponent'][method]['last_two']:.2f}"]
+                         for method in ("paper", "global") if method in linker["exponent"]])
+        lines += ["", f"{linker['note']}.", "", "![linker scaling](linker_scaling.png)", ""]
+    memory = scale.get("memory")
+    if memory:
+        if "runs" in memory:
+            lines += [f"Peak memory of `tools/track_video.py` ({memory['model']}, {memory['frame_size'][0]}x"
+                      f"{memory['frame_size'][1]} synthetic frames, separate processes):", ""]
+            lines += _table(["frames", "peak RSS (MB)", "wall (s)", "frames/s"],
+                            [[str(run["frames"]), f"{run['peak_rss_mb']:.0f}", f"{run['seconds']:.0f}",
+                              f"{run['fps']:.2f}"] for run in memory["runs"]])
+            lines += ["", f"Growth: {memory['growth_percent']:+.1f} %.", ""]
+        else:
+            lines += [f"Peak memory of `tools/track_video.py`: not measured — {memory['not_measured']}.", ""]
+    if not scale:
+        lines += ["Not run.", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# --------------------------------------------------------------------------------------------- plots
+def plot_accuracy(results: dict, path: Path) -> bool:
+    """Grouped bars: one panel per sequence and cell source, one group per method. False if nothing to plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    rows = [row for row in results.get("accuracy", []) if "skipped" not in row]
+    panels = list(dict.fromkeys((row["dataset"], row["sequence"], row["uses_gt_masks"]) for row in rows))
+    if not panels:
+        return False
+    figure, axes = plt.subplots(len(panels), 1, figsize=(12, 3.2 * len(panels)), squeeze=False)
+    for axis, (dataset, sequence, gt) in zip(axes[:, 0], panels):
+        chosen = [row for row in rows if (row["dataset"], row["sequence"], row["uses_gt_masks"]) == (dataset, sequence, gt)]
+        width = 0.8 / len(PLOTTED)
+        for k, key in enumerate(PLOTTED):
+            values = [row.get(key) if row.get(key) is not None else np.nan for row in chosen]
+            axis.bar(np.arange(len(chosen)) + (k - len(PLOTTED) / 2 + 0.5) * width, values, width, label=key)
+        axis.set_xticks(np.arange(len(chosen)))
+        axis.set_xticklabels([row["method"] for row in chosen], rotation=20, ha="right", fontsize=8)
+        axis.set_ylim(0, 1.05)
+        axis.set_title(f"{dataset} {sequence}: " + ("GT masks, identities removed (linking only)" if gt
+                                                    else "cells from the detector / segmentation"), fontsize=10)
+        axis.grid(axis="y", alpha=0.3)
+    figure.legend(*axes[0, 0].get_legend_handles_labels(), ncol=len(PLOTTED), fontsize=8, loc="upper center")
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.3 / (3.2 * len(panels))))
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
+
+
+def plot_linker(results: dict, path: Path) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    linker = results.get("scale", {}).get("linker")
+    if not linker:
+        return False
+    figure, axis = plt.subplots(figsize=(6, 4.5))
+    for method in ("paper", "global"):
+        points = sorted((row["num_cells"], row["ms_per_frame"]) for row in linker["rows"] if row["method"] == method)
+        if points:
+            cells, ms = zip(*points)
+            exponent = linker["exponent"].get(method, {}).get("fit_100_and_up")
+            axis.loglog(cells, ms, "o-", label=f"{method} rule" + (f" (exponent {exponent:.2f})" if exponent else ""))
+    anchor = [row for row in linker["rows"] if row["method"] == "paper" and row["num_cells"] == 100]
+    if anchor:
+        cells = sorted({row["num_cells"] for row in linker["rows"]})
+        axis.loglog(cells, [anchor[0]["ms_per_frame"] * n / 100 for n in cells], "k:", label="linear reference")
+    axis.plot([100, 1000], [2, 50], "rx", markersize=10, label="targets (2 ms @ 100, 50 ms @ 1000)")
+    axis.set_xlabel("cells per frame")
+    axis.set_ylabel("linker ms per frame")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
+
+
+def write_report(results: dict, out: Path) -> None:
+    """Write RESULTS.md, accuracy.png and linker_scaling.png into ``out``."""
+    out = Path(out)
+    plot_accuracy(results, out / "accuracy.png")
+    plot_linker(results, out / "linker_scaling.png")
+    (out / "RESULTS.md").write_text(markdown(results))
+
+
+if __name__ == "__main__":
+    results_path = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "results.json")
+    write_report(json.loads(results_path.read_text()), results_path.parent)

@@ -63,7 +63,7 @@ def main(argv=None) -> int:
     run("tools/track_video.py", data / "02", "--config-file", CONFIG, "--weights", weights, "--output", tracking,
         "--overwrite")
     run("tools/evaluate.py", tracking / "res", data / "02_GT", "--json", out / "metrics.json")
-    scores = json.loads((out / "metrics.json").read_text())
+    scores = json.loads((out / "metrics.json").read_text())["scores"]
     summary = json.loads((tracking / "summary.json").read_text())
     print(f"\nCellTrack demo finished in {time.perf_counter() - began:.0f} s "
           f"(training {trained - began:.0f} s).")

@@ -21,8 +21,14 @@ def overlay_frame(image: np.ndarray, track_labels: np.ndarray, parent_of: dict =
         parent_of: track id -> parent id; daughters (parent != 0) get "id<parent" to show divisions.
 
     Returns:
-        (H, W, 3) uint8 BGR picture.
+        (sH, sW, 3) uint8 BGR picture, s = an integer upscaling (nearest neighbour) that makes small
+        frames at least 512 px wide so that the ids stay legible; s = 1 for larger frames.
     """
+    scale = max(1, 512 // max(image.shape))
+    if scale > 1:
+        image = cv2.resize(image.astype(np.float32), None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+        track_labels = cv2.resize(track_labels.astype(np.int32), None, fx=scale, fy=scale,
+                                  interpolation=cv2.INTER_NEAREST)
     low, high = np.percentile(image, (1.0, 99.8))
     gray = np.clip((image.astype(np.float32) - low) / max(high - low, 1e-6), 0, 1)
     picture = np.repeat((gray * 255).astype(np.uint8)[..., None], 3, axis=2)

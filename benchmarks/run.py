@@ -15,8 +15,8 @@ other sections of an existing results.json. Scratch files (detections cache, CTC
 Accuracy rows, all scored by py-ctcmetrics (``celltrack.evaluation.evaluate_ctc``):
 
 * cells from CellTrack's detector (``uses_gt_masks`` false): ``celltrack`` (the default configuration a
-  user gets), ``celltrack-global`` (one-to-one assignment), ``celltrack-gap2`` (gap closing over 2
-  frames), the paper's ablation ``celltrack-no-spatial-head`` / ``celltrack-no-visual-head`` (models
+  user gets: one-to-one assignment), ``celltrack-paper`` (the paper's per-cell rule), ``celltrack-gap2``
+  (default + gap closing over 2 frames), the paper's ablation ``celltrack-no-spatial-head`` / ``celltrack-no-visual-head`` (models
   trained with one head off: pass their weights, else the rows say so and are skipped), the labelled
   extras ``celltrack-visual-scores-only`` / ``celltrack-spatial-scores-only`` (the full model, its tracker
   reading one head's scores: not a trained ablation), and ``iou`` and ``laptrack`` linking the very same
@@ -96,10 +96,10 @@ class Variant:
 
 
 VARIANTS = (
-    Variant("celltrack", note="default configuration: the paper's fusion rule, no gap closing"),
-    Variant("celltrack-global", tracker_opts=("CELLTRACK.TRACKER.METHOD", "global"),
-            note="one-to-one assignment of the fused scores per frame"),
-    Variant("celltrack-gap2", tracker_opts=("CELLTRACK.TRACKER.MAX_GAP", 2), note="gap closing over 2 frames"),
+    Variant("celltrack", note="default configuration: one-to-one assignment of the fused scores, no gap closing"),
+    Variant("celltrack-paper", tracker_opts=("CELLTRACK.TRACKER.METHOD", "paper"),
+            note="the paper's per-cell fusion rule (visual and spatial argmax agree, else overlap)"),
+    Variant("celltrack-gap2", tracker_opts=("CELLTRACK.TRACKER.MAX_GAP", 2), note="default + gap closing over 2 frames"),
     Variant("celltrack-no-spatial-head", model="no-spatial", heads=("visual",),
             note="paper's ablation: model trained without the spatial head"),
     Variant("celltrack-no-visual-head", model="no-visual", heads=("spatial",),

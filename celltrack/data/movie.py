@@ -160,6 +160,27 @@ def _video_frames(path: Path) -> Iterator[tuple[int, np.ndarray, Path]]:
         raise DataError(f"{path}: the video has no readable frame. Convert it, e.g. to a multi-page TIFF.")
 
 
+def movie_length(path) -> Optional[int]:
+    """Number of frames of a movie without decoding it (for progress bars); None if it cannot tell."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            suffixes = "|".join(re.escape(suffix) for suffix in IMAGE_SUFFIXES)
+            pattern = re.compile(rf"(?:.*\D)?(\d+)\D*({suffixes})", re.IGNORECASE)
+            return len(numbered_files(path, pattern))
+        if path.suffix.lower() in TIFF_SUFFIXES:
+            with tifffile.TiffFile(path) as tiff:
+                return len(tiff.series[0].pages)
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            capture = cv2.VideoCapture(str(path))
+            count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+            capture.release()
+            return count or None
+    except Exception:  # the reader itself reports unreadable input, naming file and frame
+        return None
+    return 1 if path.suffix.lower() in IMAGE_SUFFIXES else None
+
+
 def read_movie(path) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(frame_index, image (H, W))`` lazily, one frame at a time, from a movie.
 

@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data.ctc import CTCTrackWriter
-from ..data.movie import DataError, read_movie
+from ..data.movie import DataError, movie_length, read_movie
 from .lineage import count_divisions
 from .linking import centers_from_labels
 from .predictor import CellTrackPredictor, track_label_image
@@ -108,8 +108,10 @@ def track_movie(
 
     began = time.perf_counter()
     frames = _paired_frames(read_movie(movie_path), Path(masks) if masks else None)
-    progress = tqdm(frames, desc=f"tracking {Path(movie_path).name}", unit="frame", initial=0)
-    for frame, image, labels in progress:
+    progress = tqdm(frames, desc=f"tracking {Path(movie_path).name}", unit="frame",
+                    total=movie_length(movie_path))
+    # Frames are counted from 0 whatever the movie's own numbering (a folder may start at t001).
+    for frame, (_, image, labels) in enumerate(progress):
         if frame < start_frame:
             continue
         cells = predictor(image, labels)

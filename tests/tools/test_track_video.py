@@ -106,3 +106,26 @@ def test_resume_continues_an_interrupted_run(trained_tiny, tmp_path):
     assert (tmp_path / "part" / "res" / "res_track.txt").read_text() == (
         tmp_path / "full" / "res" / "res_track.txt"
     ).read_text()
+
+
+def test_movie_numbered_from_one_and_progress_total(trained_tiny, tmp_path):
+    import shutil
+
+    import celltrack  # noqa: F401
+    from celltrack.data.movie import movie_length
+    from celltrack.tracking.predictor import CellTrackPredictor
+    from celltrack.tracking.track_movie import track_movie
+
+    cfg, weights, root = trained_tiny
+    movie, labels = tmp_path / "movie", tmp_path / "labels"
+    movie.mkdir()
+    labels.mkdir()
+    for t in range(10):  # a microscope export starting at 1
+        shutil.copy(root / "01" / f"t{t:03d}.tif", movie / f"img_{t + 1:03d}.tif")
+        shutil.copy(root / "01_GT" / "SEG" / f"man_seg{t:03d}.tif", labels / f"cells_{t + 1:03d}.tif")
+    assert movie_length(movie) == 10
+    cfg = cfg.clone()
+    cfg.MODEL.WEIGHTS = str(weights)
+    summary = track_movie(CellTrackPredictor(cfg), movie, tmp_path / "out", masks=labels)
+    assert summary["frames"] == 10
+    assert (tmp_path / "out" / "res" / "mask000.tif").exists() and (tmp_path / "out" / "res" / "mask009.tif").exists()

@@ -1,6 +1,4 @@
 """Each shim of celltrack.compat, checked through the detectron2 code that needs it."""
-import io
-import pickle
 
 import numpy as np
 import pytest

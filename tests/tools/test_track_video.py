@@ -70,7 +70,6 @@ def test_refuses_non_empty_output_and_resumes(trained_tiny, tmp_path):
 
 def test_resume_continues_an_interrupted_run(trained_tiny, tmp_path):
     import celltrack  # noqa: F401
-    from celltrack.config import get_celltrack_cfg
     from celltrack.tracking.predictor import CellTrackPredictor
     from celltrack.tracking.track_movie import track_movie
 

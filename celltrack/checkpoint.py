@@ -8,6 +8,10 @@ class UnsafeCheckpointError(RuntimeError):
     """A weights file holds pickled Python objects beyond tensors, so loading it could run code."""
 
 
+class WeightsMismatchError(ValueError):
+    """Trained weights that do not fit the model built from the config."""
+
+
 class CellTrackCheckpointer(DetectionCheckpointer):
     """DetectionCheckpointer that never turns pickle execution back on for ``.pth`` files.
 
@@ -29,3 +33,32 @@ class CellTrackCheckpointer(DetectionCheckpointer):
                 f"torch.save({{'model': torch.load(path, weights_only=False)['model']}}, 'clean.pth'), and pass "
                 f"clean.pth as MODEL.WEIGHTS. Original error: {str(error).splitlines()[0]}"
             ) from error
+
+    def _load_model(self, checkpoint):
+        self.incompatible = super()._load_model(checkpoint)
+        return self.incompatible
+
+
+def load_trained_weights(model, weights: str) -> None:
+    """Load weights for inference, refusing any that do not fit the model.
+
+    Training may start from partly matching weights (e.g. COCO Mask R-CNN); inference may not: a
+    missing or differently shaped parameter would leave part of the model random without a word.
+    """
+    from pathlib import Path
+
+    if not weights:
+        raise FileNotFoundError("no weights given (MODEL.WEIGHTS / --weights): inference needs a trained model")
+    if not Path(weights).is_file():
+        raise FileNotFoundError(f"{weights}: no such weights file")
+    checkpointer = CellTrackCheckpointer(model)
+    checkpointer.load(weights)
+    problems = checkpointer.incompatible
+    if problems is not None and (problems.missing_keys or problems.incorrect_shapes):
+        examples = [f"{name} {tuple(have)} in the file vs {tuple(want)} in the model"
+                    for name, have, want in problems.incorrect_shapes[:3]] + problems.missing_keys[:3]
+        raise WeightsMismatchError(
+            f"{weights} does not match the model built from the config: {len(problems.missing_keys)} parameters "
+            f"missing, {len(problems.incorrect_shapes)} of another shape (e.g. {'; '.join(examples)}). Pass the "
+            f"config file the weights were trained with."
+        )

@@ -14,6 +14,7 @@ import json
 import sys
 
 import celltrack  # noqa: F401  (compat shims + registrations, before detectron2)
+from celltrack.checkpoint import WeightsMismatchError
 from celltrack.config import get_celltrack_cfg
 from celltrack.data.movie import DataError
 from celltrack.tracking.predictor import CellTrackPredictor
@@ -46,7 +47,7 @@ def main(argv=None) -> int:
         predictor = CellTrackPredictor(cfg)
         summary = track_movie(predictor, args.movie, args.output, masks=args.masks, overwrite=args.overwrite,
                               resume=args.resume, fps=args.fps)
-    except (DataError, FileExistsError, FileNotFoundError) as error:
+    except (DataError, FileExistsError, FileNotFoundError, WeightsMismatchError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(json.dumps(summary, indent=2))

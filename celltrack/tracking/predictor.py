@@ -9,7 +9,7 @@ from detectron2.data import transforms as T
 from detectron2.modeling import build_model
 from detectron2.structures import Boxes, Instances
 
-from ..checkpoint import CellTrackCheckpointer
+from ..checkpoint import load_trained_weights
 from ..data.normalize import to_network_input
 from .tracker import Detections, Similarity, Tracker
 
@@ -93,7 +93,7 @@ class CellTrackPredictor:
         self.cfg = cfg.clone()
         if model is None:
             model = build_model(self.cfg)
-            CellTrackCheckpointer(model).load(cfg.MODEL.WEIGHTS)
+            load_trained_weights(model, cfg.MODEL.WEIGHTS)
         self.model = model.eval()
         self.resize = T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST] * 2, cfg.INPUT.MAX_SIZE_TEST)
         self.percentiles = tuple(cfg.CELLTRACK.NORMALIZE_PERCENTILES)

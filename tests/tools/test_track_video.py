@@ -128,3 +128,14 @@ def test_movie_numbered_from_one_and_progress_total(trained_tiny, tmp_path):
     summary = track_movie(CellTrackPredictor(cfg), movie, tmp_path / "out", masks=labels)
     assert summary["frames"] == 10
     assert (tmp_path / "out" / "res" / "mask000.tif").exists() and (tmp_path / "out" / "res" / "mask009.tif").exists()
+
+
+def test_weights_that_do_not_match_the_config_are_refused(trained_tiny, tmp_path):
+    _, weights, root = trained_tiny
+    wrong = run_tool(root / "01", "--config-file", REPO / "configs" / "CellTrack-R18-FPN-demo.yaml", "--weights",
+                     weights, "--output", tmp_path / "out", check=False)
+    assert wrong.returncode == 2
+    assert "does not match the model built from the config" in wrong.stderr and "fpn" in wrong.stderr.lower()
+    missing = run_tool(*base_args(trained_tiny, root / "01", tmp_path / "out2")[:4], tmp_path / "nope.pth",
+                       "--output", tmp_path / "out2", check=False)
+    assert missing.returncode == 2 and "nope.pth: no such weights file" in missing.stderr

@@ -110,10 +110,14 @@ def check_contiguous(frames, folder, what: str = "frame") -> None:
         )
 
 
+# A frame file of a movie folder: an image whose last number is the frame index.
+FRAME_FILE = re.compile(
+    rf"(?:.*\D)?(\d+)\D*({'|'.join(re.escape(suffix) for suffix in IMAGE_SUFFIXES)})", re.IGNORECASE
+)
+
+
 def _folder_frames(folder: Path) -> Iterator[tuple[int, np.ndarray, Path]]:
-    suffixes = "|".join(re.escape(suffix) for suffix in IMAGE_SUFFIXES)
-    pattern = re.compile(rf"(?:.*\D)?(\d+)\D*({suffixes})", re.IGNORECASE)  # last number = frame
-    files = numbered_files(folder, pattern)
+    files = numbered_files(folder, FRAME_FILE)
     check_contiguous(files, folder)
     for frame, path in sorted(files.items()):
         yield frame, read_frame(path, frame), path
@@ -165,9 +169,7 @@ def movie_length(path) -> Optional[int]:
     path = Path(path)
     try:
         if path.is_dir():
-            suffixes = "|".join(re.escape(suffix) for suffix in IMAGE_SUFFIXES)
-            pattern = re.compile(rf"(?:.*\D)?(\d+)\D*({suffixes})", re.IGNORECASE)
-            return len(numbered_files(path, pattern))
+            return len(numbered_files(path, FRAME_FILE))
         if path.suffix.lower() in TIFF_SUFFIXES:
             with tifffile.TiffFile(path) as tiff:
                 return len(tiff.series[0].pages)

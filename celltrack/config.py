@@ -35,6 +35,10 @@ def add_celltrack_config(cfg: CN) -> None:
     cfg.CELLTRACK.DATA_ROOT = ""
     # Intensity percentiles mapped to 0 and 1 before the network, per image, in training and inference.
     cfg.CELLTRACK.NORMALIZE_PERCENTILES = (1.0, 99.8)
+    # Gaussian sigma (pixels, native resolution) that smooths every frame before normalisation, in training
+    # and inference: dim nuclei sit barely above the noise, and averaging over a few pixels lifts them out
+    # of it without moving the outline of a 30-90 px nucleus (not in the paper; 0 = off).
+    cfg.CELLTRACK.INPUT_SMOOTHING = 1.5
     # Training pairs frame t with frame t-gap, gap drawn from 1..MAX_FRAME_GAP (paper: 1).
     cfg.CELLTRACK.MAX_FRAME_GAP = 1
 
@@ -44,8 +48,27 @@ def add_celltrack_config(cfg: CN) -> None:
     cfg.CELLTRACK.AUGMENT.ROTATE_90 = True
     # Random crop (height, width) in pixels before resizing; (0, 0) turns cropping off.
     cfg.CELLTRACK.AUGMENT.CROP_SIZE = (0, 0)
-    # Brightness / contrast / gamma / noise, drawn independently for each frame of a pair.
+    # Simulated acquisition (the ranges below), one setting per training pair, noise drawn per frame. The
+    # ranges cover dimmer, noisier, unevenly lit microscopes than the training movies (issue #10: cells of
+    # Fluo-N2DH-SIM+ 02 sit ~0.08 above background under noise ~0.07 once normalised).
     cfg.CELLTRACK.AUGMENT.PHOTOMETRIC = True
+    # Factor on the signal above the background (median): 0.2 = cells at a fifth of their contrast.
+    cfg.CELLTRACK.AUGMENT.CONTRAST = (0.2, 1.25)
+    # Factor on the signal of each cell on top of CONTRAST (log-uniform, the same for a cell in both frames):
+    # dim and bright nuclei side by side, as in movies whose brightest cells set the normalisation.
+    cfg.CELLTRACK.AUGMENT.CELL_CONTRAST = (0.25, 1.5)
+    # Gamma on the normalised frame (log-uniform); > 1 dims faint cells more than bright ones.
+    cfg.CELLTRACK.AUGMENT.GAMMA = (0.6, 1.8)
+    # Largest background offset added or subtracted, in units of the normalised range.
+    cfg.CELLTRACK.AUGMENT.BACKGROUND_OFFSET = 0.1
+    # Largest relative amplitude of a linear illumination ramp across the frame (uneven illumination).
+    cfg.CELLTRACK.AUGMENT.ILLUMINATION = 0.3
+    # Gaussian blur sigma (pixels) of the optics.
+    cfg.CELLTRACK.AUGMENT.BLUR_SIGMA = (0.0, 1.5)
+    # Additive Gaussian (read-out) noise, standard deviation in units of the normalised range.
+    cfg.CELLTRACK.AUGMENT.GAUSSIAN_NOISE = (0.0, 0.12)
+    # Signal-dependent (Poisson-like shot) noise: standard deviation k * sqrt(signal), k in this range.
+    cfg.CELLTRACK.AUGMENT.POISSON_NOISE = (0.0, 0.1)
 
     cfg.CELLTRACK.TRACKER = CN()
     # Linking rule: "paper" (per-cell agreement of visual and spatial argmax, overlap fallback)

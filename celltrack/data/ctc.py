@@ -17,19 +17,27 @@ Layout of a CTC dataset folder ``root`` (e.g. ``.../Fluo-N2DH-SIM+``) and sequen
      "mask_source": "SEG" | "ST" | "TRA" (where this frame's masks came from),
      "annotations": [{"bbox": [x0, y0, x1, y1], "bbox_mode": BoxMode.XYXY_ABS,
                       "segmentation": COCO RLE dict (counts as str), "category_id": 0, "iscrowd": 0,
-                      "track_id": int, "parent_id": int (0 = none)}]}
+                      "track_id": int, "parent_id": int (0 = none), "mask_valid": bool}]}
 
 ``track_id`` is the TRA label; ``parent_id`` is the lineage parent of the whole track, the same on every
 frame of it: a cell divided between frames t-1 and t when its track begins at t and ``parent_id != 0``.
 
 **Mask policy** (``mask_source``, an ordered tuple of "SEG", "ST", "TRA"): identities always come from
-TRA; the masks of a frame come from the first source in the tuple whose file for that frame exists and
-is *complete*, TRA being the final fallback. A segmentation is complete for a frame when every TRA
-marker is covered for more than half of its pixels by a segment (the CTC SEG matching rule) and no
-segment covers two markers. Segments then take the track id of the marker they cover; segments that
-cover no marker are dropped. Default ``("SEG", "ST", "TRA")``: gold masks where complete (all frames of
-Fluo-N2DH-SIM+), else silver truth, else the TRA markers (for Fluo-N2DH-GOWT1 these are blobs, not
-exact outlines).
+TRA; the outlines of a frame come from the first of "SEG" / "ST" in the tuple whose file for that frame
+exists and is *complete*. A segmentation is complete for a frame when every TRA marker is covered for
+more than half of its pixels by a segment (the CTC SEG matching rule) and no segment covers two markers.
+Segments then take the track id of the marker they cover; segments that cover no marker are dropped.
+
+**Sparse masks.** When no complete segmentation exists for a frame: with "TRA" in ``mask_source`` the
+TRA markers are taken as outlines (right for data whose TRA labels are full masks, e.g. DeepCell
+``.trk``); without it, cells covered by a (partial) segmentation keep that outline and the others are
+known from their marker only. Such a cell's annotation has ``"mask_valid": False``: it trains the box,
+class and track heads but not the mask head (markers such as Fluo-N2DH-GOWT1's are eroded blobs, and
+would teach the mask head to under-segment), and its ``bbox`` is the marker's box scaled about its centre
+by the median outline/marker box ratio of the sequence's cells that have both (1 when none does).
+Default ``("SEG", "ST")``: gold masks where complete (all frames of Fluo-N2DH-SIM+), else silver truth,
+else sparse masks. ``mask_source`` of a record: "SEG", "ST", "TRA", "partial SEG", "partial ST" or
+"markers".
 """
 from __future__ import annotations
 
@@ -42,6 +50,7 @@ from typing import Iterable, Mapping, Optional, Sequence
 import numpy as np
 import pycocotools.mask as mask_util
 import tifffile
+from scipy import ndimage
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.structures import BoxMode
 
@@ -51,7 +60,7 @@ RAW_PATTERN = re.compile(r"t(\d{3,4})\.tif")
 SEG_PATTERN = re.compile(r"man_seg(\d{3,4})\.tif")
 TRA_PATTERN = re.compile(r"man_track(\d{3,4})\.tif")
 MASK_SOURCES = ("SEG", "ST", "TRA")
-DEFAULT_MASK_SOURCE = ("SEG", "ST", "TRA")
+DEFAULT_MASK_SOURCE = ("SEG", "ST")
 MAX_LABEL = 65535  # CTC masks are 16-bit
 
 
@@ -164,12 +173,14 @@ def label_image_to_rles(labels: np.ndarray) -> dict[int, dict]:
     return rles
 
 
-def segments_as_tracks(segments: np.ndarray, markers: np.ndarray) -> Optional[np.ndarray]:
+def segments_as_tracks(segments: np.ndarray, markers: np.ndarray, partial: bool = False) -> Optional[np.ndarray]:
     """Relabel a segmentation with the track ids of the TRA markers its segments cover.
 
     A segment takes a marker's id when it covers more than half of the marker's pixels. Returns the
     relabelled ``(H, W)`` image, or None when the segmentation is incomplete (a marker is not taken, or
-    one segment takes two markers). Segments that take no marker become background.
+    one segment takes two markers). Segments that take no marker become background. With ``partial``
+    an incomplete segmentation is relabelled as far as it goes: untaken markers are simply absent, and
+    a segment that takes two markers is dropped.
     """
     inside = markers > 0
     marker_ids, marker_sizes = np.unique(markers[inside], return_counts=True)
@@ -178,7 +189,11 @@ def segments_as_tracks(segments: np.ndarray, markers: np.ndarray) -> Optional[np
     pair_markers, pair_segments = pairs >> 32, pairs & 0xFFFFFFFF
     taken = (pair_segments > 0) & (2 * overlaps > marker_sizes[np.searchsorted(marker_ids, pair_markers)])
     taken_markers, taken_segments = pair_markers[taken], pair_segments[taken]
-    if len(taken_markers) != len(marker_ids) or len(np.unique(taken_segments)) != len(taken_segments):
+    segment_ids, takes = np.unique(taken_segments, return_counts=True)
+    if partial:
+        single = ~np.isin(taken_segments, segment_ids[takes > 1])
+        taken_markers, taken_segments = taken_markers[single], taken_segments[single]
+    elif len(taken_markers) != len(marker_ids) or (takes > 1).any():
         return None
     lookup = np.zeros(int(segments.max(initial=0)) + 1, dtype=np.int64)
     lookup[taken_segments] = taken_markers
@@ -302,7 +317,7 @@ def load_ctc_sequence(root, sequence: str, mask_source: Sequence[str] = DEFAULT_
         "SEG": root / f"{sequence}_GT" / "SEG", "ST": root / f"{sequence}_ST" / "SEG"}
     segmentations = {source: numbered_files(folder, SEG_PATTERN) if folder.is_dir() else {}
                      for source, folder in segmentations.items()}
-    name, shape, records = f"{root.name}/{sequence}", None, []
+    name, shape, records, box_ratios = f"{root.name}/{sequence}", None, [], []
     for frame, raw_path in sorted(raw_files.items()):
         frame_shape = _frame_shape(raw_path, frame)
         shape = shape or frame_shape
@@ -312,40 +327,64 @@ def load_ctc_sequence(root, sequence: str, mask_source: Sequence[str] = DEFAULT_
                 f"{shape}; all frames of a sequence must have the same size.")
         markers = _read_labels(tra_files[frame], frame, shape)
         _check_markers(markers, frame, tra_files[frame], lineage, lineage_path, line_of)
-        masks, source = _frame_masks(frame, markers, segmentations, mask_source)
+        outlines, source = _frame_masks(frame, markers, segmentations, mask_source)
+        marker_only = np.where(np.isin(markers, np.unique(outlines)), 0, markers)
+        box_ratios.append(_box_ratios(outlines, markers))
         records.append({
             "file_name": str(raw_path), "height": shape[0], "width": shape[1],
             "image_id": f"{name}/{frame}", "sequence": name, "frame": frame, "mask_source": source,
-            "annotations": _annotations(masks, parent_of)})
+            "annotations": _annotations(outlines, parent_of) + _annotations(marker_only, parent_of, False)})
+    ratios = np.concatenate(box_ratios)
+    scale = np.median(ratios, axis=0) if len(ratios) else np.ones(2)
+    for annotation in (a for record in records for a in record["annotations"] if not a["mask_valid"]):
+        x0, y0, x1, y1 = annotation["bbox"]
+        half_width, half_height = (x1 - x0) * scale[0] / 2, (y1 - y0) * scale[1] / 2
+        annotation["bbox"] = [float((x0 + x1) / 2 - half_width), float((y0 + y1) / 2 - half_height),
+                              float((x0 + x1) / 2 + half_width), float((y0 + y1) / 2 + half_height)]
     return records
+
+
+def _box_ratios(outlines: np.ndarray, markers: np.ndarray) -> np.ndarray:
+    """(K, 2) width and height ratios of outline box to marker box, for the cells that have both."""
+    outline_boxes, marker_boxes = ndimage.find_objects(outlines), ndimage.find_objects(markers)
+    ratios = [[(o[1].stop - o[1].start) / (m[1].stop - m[1].start), (o[0].stop - o[0].start) / (m[0].stop - m[0].start)]
+              for o, m in zip(outline_boxes, marker_boxes) if o is not None and m is not None]
+    return np.array(ratios, dtype=np.float64).reshape(-1, 2)
 
 
 def _frame_masks(frame: int, markers: np.ndarray, segmentations: Mapping[str, Mapping[int, Path]],
                  mask_source: Sequence[str]) -> tuple[np.ndarray, str]:
-    """Masks of one frame labelled by track id, and their source: the first complete one in
-    ``mask_source``, TRA being the final fallback."""
+    """Outlines of one frame labelled by track id, and their source (module docstring, "Mask policy").
+    Cells absent from the outlines are known from their TRA marker only."""
+    found = {}
     for source in mask_source:
-        if source == "TRA":
-            break
-        path = segmentations[source].get(frame)
-        tracks = None if path is None else segments_as_tracks(_read_labels(path, frame, markers.shape), markers)
-        if tracks is not None:
-            return tracks, source
-    return markers, "TRA"
+        path = segmentations.get(source, {}).get(frame)
+        if path is not None:
+            found[source] = _read_labels(path, frame, markers.shape)
+            tracks = segments_as_tracks(found[source], markers)
+            if tracks is not None:
+                return tracks, source
+    if "TRA" in mask_source:
+        return markers, "TRA"
+    for source, segments in found.items():
+        return segments_as_tracks(segments, markers, partial=True), f"partial {source}"
+    return np.zeros_like(markers), "markers"
 
 
-def _annotations(masks: np.ndarray, parent_of: Mapping[int, int]) -> list[dict]:
+def _annotations(masks: np.ndarray, parent_of: Mapping[int, int], mask_valid: bool = True) -> list[dict]:
     annotations = []
     for track_id, rle in label_image_to_rles(masks).items():
         x, y, w, h = mask_util.toBbox(rle).tolist()
         annotations.append({
             "bbox": [x, y, x + w, y + h], "bbox_mode": BoxMode.XYXY_ABS, "segmentation": rle,
-            "category_id": 0, "iscrowd": 0, "track_id": track_id, "parent_id": int(parent_of[track_id])})
+            "category_id": 0, "iscrowd": 0, "track_id": track_id, "parent_id": int(parent_of[track_id]),
+            "mask_valid": mask_valid})
     return annotations
 
 
 def register_ctc_dataset(name: str, root, sequences: Optional[Sequence[str]] = None,
-                         mask_source: Sequence[str] = DEFAULT_MASK_SOURCE) -> None:
+                         mask_source: Sequence[str] = DEFAULT_MASK_SOURCE,
+                         frames: Optional[tuple[int, Optional[int]]] = None) -> None:
     """Register CTC sequences as one detectron2 dataset ``name``.
 
     ``DatasetCatalog.get(name)`` loads and validates them lazily (:func:`load_ctc_sequence`), one record
@@ -358,15 +397,18 @@ def register_ctc_dataset(name: str, root, sequences: Optional[Sequence[str]] = N
         root: dataset folder, e.g. ``.../Fluo-N2DH-SIM+``.
         sequences: e.g. ``["01"]``; None = every sequence with ``NN_GT/TRA``.
         mask_source: priority order of mask sources (module docstring).
+        frames: ``(first, stop)``: only frames first..stop-1 of each sequence (stop None = to the end).
     """
     root, mask_source = Path(root), _check_mask_source(mask_source)
+    first, stop = frames or (0, None)
     sequences = list(sequences) if sequences is not None else list_sequences(root)
     for sequence in sequences:
         if not (root / sequence).is_dir():
             raise DataError(f"{root / sequence}: sequence folder missing (registering dataset '{name}').")
     DatasetCatalog.register(
         name, lambda: [record for sequence in sequences
-                       for record in load_ctc_sequence(root, sequence, mask_source)])
+                       for record in load_ctc_sequence(root, sequence, mask_source)
+                       if record["frame"] >= first and (stop is None or record["frame"] < stop)])
     MetadataCatalog.get(name).set(
         thing_classes=["cell"], root=str(root), sequences=list(sequences),
         sequence_names=[f"{root.name}/{sequence}" for sequence in sequences], mask_source=list(mask_source))

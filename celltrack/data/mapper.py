@@ -4,7 +4,8 @@ CellTrack R-CNN trains its Siamese tracking head on pairs of adjacent frames. Fo
 mapper returns frame t and its ``"previous"`` frame t - gap (gap random in 1..``MAX_FRAME_GAP`` when
 training, 1 otherwise; shortened to the nearest earlier frame that exists). Both frames get the *same*
 geometric augmentation (the transforms sampled on frame t are replayed on t - gap), so positions and
-identities stay comparable, and *independent* photometric augmentation, as two real frames differ.
+identities stay comparable, and the same simulated acquisition (contrast, gamma, illumination, blur,
+noise level) with noise drawn independently, as two real frames of one movie differ.
 
 Frame-0 pairing: the first frame of a sequence has no earlier frame. With ``first_frame="repeat"``
 (default) it is paired with itself: every cell keeps its identity, nothing divides or appears, which
@@ -13,9 +14,11 @@ training loader answers by drawing another frame.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
+import pycocotools.mask as mask_util
 import torch
 from detectron2.config import configurable
 from detectron2.data import DatasetCatalog
@@ -24,7 +27,7 @@ from detectron2.data import transforms as T
 from detectron2.structures import BitMasks, Boxes, Instances
 
 from .movie import DataError, read_frame, where
-from .normalize import DEFAULT_PERCENTILES, percentile_normalize, unit_to_network_input
+from .normalize import DEFAULT_PERCENTILES, gaussian_smooth, percentile_normalize, to_network_input
 
 FIRST_FRAME_PAIRINGS = ("repeat", "skip")
 
@@ -53,23 +56,96 @@ def build_paired_augmentations(cfg, is_train: bool) -> list[T.Augmentation]:
     return augmentations
 
 
-def photometric_augment(image: np.ndarray, rng=np.random) -> np.ndarray:
-    """Random gamma, contrast, brightness and Gaussian noise on a normalised ``(H, W)`` image in [0, 1].
+@dataclass(frozen=True)
+class PhotometricRanges:
+    """Ranges of the acquisition-like photometric augmentation (``CELLTRACK.AUGMENT.*``, meanings there).
 
-    ``rng`` is ``np.random`` (detectron2 seeds it per worker) or a ``np.random.Generator``. Returns
-    float32 in [0, 1].
+    Each ``(low, high)`` is sampled uniformly, except ``gamma`` (log-uniform).
     """
-    image = np.clip(image, 0.0, 1.0) ** np.exp(rng.uniform(np.log(0.7), np.log(1.4)))
-    mean = image.mean()
-    image = (image - mean) * rng.uniform(0.75, 1.25) + mean + rng.uniform(-0.1, 0.1)
-    image = image + rng.normal(0.0, rng.uniform(0.0, 0.03), image.shape)
-    return np.clip(image, 0.0, 1.0).astype(np.float32)
+    contrast: tuple[float, float] = (0.2, 1.25)
+    cell_contrast: tuple[float, float] = (0.25, 1.5)
+    gamma: tuple[float, float] = (0.6, 1.8)
+    background_offset: float = 0.1
+    illumination: float = 0.3
+    blur_sigma: tuple[float, float] = (0.0, 1.5)
+    gaussian_noise: tuple[float, float] = (0.0, 0.12)
+    poisson_noise: tuple[float, float] = (0.0, 0.1)
+
+    @classmethod
+    def from_config(cls, cfg) -> "PhotometricRanges":
+        a = cfg.CELLTRACK.AUGMENT
+        return cls(tuple(a.CONTRAST), tuple(a.CELL_CONTRAST), tuple(a.GAMMA), a.BACKGROUND_OFFSET, a.ILLUMINATION, tuple(a.BLUR_SIGMA),
+                   tuple(a.GAUSSIAN_NOISE), tuple(a.POISSON_NOISE))
+
+
+def sample_acquisition(ranges: PhotometricRanges, rng=np.random) -> dict:
+    """Draw one "microscope setting" from ``ranges``: the values :func:`photometric_augment` applies.
+
+    Both frames of a training pair share a setting (one movie is one acquisition); their noise is drawn
+    independently. ``rng`` is ``np.random`` (detectron2 seeds it per worker) or a ``np.random.Generator``.
+    """
+    angle = rng.uniform(0.0, 2.0 * np.pi)
+    return {
+        "contrast": rng.uniform(*ranges.contrast),
+        "cell_contrast": ranges.cell_contrast,
+        "cell_seed": int(rng.randint(2**31)) if rng is np.random else int(rng.integers(2**31)),
+        "gamma": float(np.exp(rng.uniform(np.log(ranges.gamma[0]), np.log(ranges.gamma[1])))),
+        "offset": rng.uniform(-ranges.background_offset, ranges.background_offset),
+        "illumination": (rng.uniform(0.0, ranges.illumination), np.cos(angle), np.sin(angle)),
+        "blur_sigma": rng.uniform(*ranges.blur_sigma),
+        "gaussian_noise": rng.uniform(*ranges.gaussian_noise),
+        "poisson_noise": rng.uniform(*ranges.poisson_noise),
+    }
+
+
+def cell_contrast_factors(acquisition: dict, track_ids) -> dict:
+    """``{track_id: factor}``, log-uniform in ``acquisition["cell_contrast"]``; the same cell gets the same
+    factor in both frames of a pair (a cell's brightness is a property of the cell)."""
+    low, high = np.log(acquisition["cell_contrast"])
+    return {int(t): float(np.exp(np.random.default_rng([acquisition["cell_seed"], int(t)]).uniform(low, high)))
+            for t in track_ids}
+
+
+def photometric_augment(image: np.ndarray, acquisition: dict, rng=np.random,
+                        cells: Optional[np.ndarray] = None) -> np.ndarray:
+    """Make a normalised ``(H, W)`` frame in [0, 1] look acquired by another microscope (``acquisition``
+    from :func:`sample_acquisition`).
+
+    In order: gamma; the signal above the background (the median) scaled by ``contrast`` (< 1: dimmer
+    cells) and, inside each cell of ``cells`` (an ``(H, W)`` label image of track ids, 0 = none), by the
+    cell's own factor (:func:`cell_contrast_factors`: dim and bright nuclei side by side); a linear illumination ramp of relative amplitude ``illumination``; a background ``offset``;
+    optical blur; signal-dependent (Poisson-like, standard deviation ``poisson_noise * sqrt(signal)``) and
+    additive Gaussian noise. Returns float32 in [0, 1]; the caller then preprocesses it exactly as at
+    inference (smoothing, percentile normalisation).
+    """
+    image = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0) ** np.float32(acquisition["gamma"])
+    background = np.float32(np.median(image))
+    gain = np.float32(acquisition["contrast"])
+    if cells is not None and cells.any():
+        ids = np.unique(cells[cells > 0])
+        lookup = np.ones(int(ids.max()) + 1, dtype=np.float32)
+        factors = cell_contrast_factors(acquisition, ids)
+        lookup[ids] = [factors[int(t)] for t in ids]
+        gain = gain * lookup[cells]
+    image = background + (image - background) * gain
+    amplitude, cos, sin = acquisition["illumination"]
+    if amplitude > 0:
+        ys = np.linspace(-1.0, 1.0, image.shape[0], dtype=np.float32)[:, None]
+        xs = np.linspace(-1.0, 1.0, image.shape[1], dtype=np.float32)[None, :]
+        image = image * (1.0 + np.float32(amplitude) * (np.float32(cos) * xs + np.float32(sin) * ys))
+    image = gaussian_smooth(image + np.float32(acquisition["offset"]), acquisition["blur_sigma"])
+    noise_std = np.sqrt(acquisition["gaussian_noise"] ** 2
+                        + acquisition["poisson_noise"] ** 2 * np.clip(image, 0.0, None)).astype(np.float32)
+    image = image + noise_std * rng.standard_normal(image.shape).astype(np.float32)
+    return np.clip(image, 0.0, 1.0)
 
 
 def annotations_to_instances(annotations: list[dict], image_size: tuple[int, int]) -> Instances:
     """detectron2's conversion (``gt_boxes``, ``gt_classes``, ``gt_masks`` as BitMasks) plus
-    ``gt_track_ids`` / ``gt_parent_ids`` (int64). Boxes are recomputed from the transformed masks
-    (tight after crops and rotations) and cells cropped away entirely are dropped.
+    ``gt_track_ids`` / ``gt_parent_ids`` (int64) and ``gt_mask_valid`` (bool: the mask is an outline the
+    mask head may learn). Boxes are recomputed from the transformed masks (tight after crops and
+    rotations), except for cells without a valid mask, which keep their transformed ``bbox``; cells
+    cropped away entirely are dropped.
     """
     if annotations:
         instances = utils.annotations_to_instances(annotations, image_size, mask_format="bitmask")
@@ -79,9 +155,28 @@ def annotations_to_instances(annotations: list[dict], image_size: tuple[int, int
         instances.gt_boxes = Boxes(torch.zeros((0, 4)))
         instances.gt_classes = torch.zeros(0, dtype=torch.int64)
         instances.gt_masks = BitMasks(torch.zeros((0, *image_size), dtype=torch.bool))
+    # Cells known only from a tracking marker (no outline): their box comes from the record's (scaled)
+    # marker box, and the mask head does not learn from them (see celltrack.data.ctc, "Sparse masks").
+    mask_valid = torch.tensor([a.get("mask_valid", True) for a in annotations], dtype=torch.bool)
+    if annotations and not mask_valid.all():
+        marker_boxes = Boxes(torch.tensor(np.array([a["bbox"] for a in annotations]), dtype=torch.float32))
+        marker_boxes.clip(image_size)
+        instances.gt_boxes.tensor[~mask_valid] = marker_boxes.tensor[~mask_valid]
+        seen = instances.gt_masks.tensor.flatten(1).any(1)  # marker not cropped away
+        instances.gt_boxes.tensor[~seen] = 0
+    instances.gt_mask_valid = mask_valid
     instances.gt_track_ids = torch.tensor([a["track_id"] for a in annotations], dtype=torch.int64)
     instances.gt_parent_ids = torch.tensor([a.get("parent_id", 0) for a in annotations], dtype=torch.int64)
     return utils.filter_empty_instances(instances)
+
+
+def outlined_cells(record: dict) -> np.ndarray:
+    """``(H, W)`` label image (track ids) of the record's cells that have an outline (``mask_valid``)."""
+    cells = np.zeros((record["height"], record["width"]), dtype=np.int64)
+    for annotation in record.get("annotations", []):
+        if annotation.get("mask_valid", True) and isinstance(annotation.get("segmentation"), dict):
+            cells[mask_util.decode(annotation["segmentation"]).astype(bool)] = annotation["track_id"]
+    return cells
 
 
 class PairedFrameMapper:
@@ -98,7 +193,8 @@ class PairedFrameMapper:
     @configurable
     def __init__(self, is_train: bool, *, augmentations: list[T.Augmentation], dataset_dicts: list[dict],
                  max_frame_gap: int = 1, percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
-                 photometric: bool = False, first_frame: str = "repeat"):
+                 smoothing: float = 0.0, photometric: Optional[PhotometricRanges] = None,
+                 first_frame: str = "repeat"):
         """
         Args:
             is_train: random frame gap (else gap 1).
@@ -107,7 +203,9 @@ class PairedFrameMapper:
                 list: detectron2's loader drops frames without cells, which may still be a previous frame).
             max_frame_gap: largest gap between the frames of a pair (the paper pairs adjacent frames: 1).
             percentiles: low/high intensity percentiles mapped to 0/1.
-            photometric: random per-frame gamma/contrast/brightness/noise.
+            smoothing: Gaussian sigma (pixels) of the preprocessing, as at inference.
+            photometric: ranges of the acquisition-like augmentation (None = off); one setting per pair,
+                noise drawn per frame.
             first_frame: pairing of a sequence's first frame, "repeat" or "skip" (module docstring).
         """
         if first_frame not in FIRST_FRAME_PAIRINGS:
@@ -119,6 +217,7 @@ class PairedFrameMapper:
         self.records = {(record["sequence"], record["frame"]): record for record in dataset_dicts}
         self.max_frame_gap = max_frame_gap
         self.percentiles = tuple(percentiles)
+        self.smoothing = smoothing
         self.photometric = photometric
         self.first_frame = first_frame
 
@@ -133,7 +232,9 @@ class PairedFrameMapper:
             "dataset_dicts": dataset_dicts,
             "max_frame_gap": cfg.CELLTRACK.MAX_FRAME_GAP,
             "percentiles": tuple(cfg.CELLTRACK.NORMALIZE_PERCENTILES),
-            "photometric": is_train and cfg.CELLTRACK.AUGMENT.PHOTOMETRIC,
+            "smoothing": cfg.CELLTRACK.INPUT_SMOOTHING,
+            "photometric": PhotometricRanges.from_config(cfg)
+            if is_train and cfg.CELLTRACK.AUGMENT.PHOTOMETRIC else None,
         }
 
     def previous_record(self, record: dict) -> Optional[dict]:
@@ -146,14 +247,15 @@ class PairedFrameMapper:
                 return earlier
         return record if self.first_frame == "repeat" else None
 
-    def load_image(self, record: dict) -> np.ndarray:
-        """Raw frame -> ``(H, W, 3)`` float32 network input, photometrically augmented if enabled."""
+    def load_image(self, record: dict, acquisition: Optional[dict] = None) -> np.ndarray:
+        """Raw frame -> ``(H, W, 3)`` float32 network input; with ``acquisition`` (see
+        :func:`sample_acquisition`) photometrically augmented first, then preprocessed as at inference."""
         raw = read_frame(record["file_name"], record["frame"])
         utils.check_image_size(record, raw)
-        image = percentile_normalize(raw, *self.percentiles)
-        if self.photometric:
-            image = photometric_augment(image)
-        return unit_to_network_input(image)
+        if acquisition is not None:
+            raw = photometric_augment(percentile_normalize(raw, *self.percentiles), acquisition,
+                                      cells=outlined_cells(record))
+        return to_network_input(raw, self.percentiles, self.smoothing)
 
     def frame_dict(self, record: dict, image: np.ndarray, transforms: T.TransformList) -> dict:
         """Output dict of one (already transformed) frame; ``transforms`` are applied to its annotations."""
@@ -171,7 +273,8 @@ class PairedFrameMapper:
         previous = self.previous_record(record)
         if previous is None:
             return None
-        image, previous_image = self.load_image(record), self.load_image(previous)
+        acquisition = sample_acquisition(self.photometric) if self.photometric is not None else None
+        image, previous_image = self.load_image(record, acquisition), self.load_image(previous, acquisition)
         if previous_image.shape != image.shape:
             raise DataError(
                 f"{where(previous['file_name'], previous['frame'])}: size {previous_image.shape[:2]} differs "

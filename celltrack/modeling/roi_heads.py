@@ -74,6 +74,14 @@ class CellTrackROIHeads(StandardROIHeads):
         losses.update(self._forward_track(features, proposals, targets))
         return proposals, losses
 
+    def _forward_mask(self, features, instances):
+        """StandardROIHeads' mask branch; in training, proposals matched to a cell without a valid mask
+        (``gt_mask_valid`` False: known from a tracking marker only) are left out of the mask loss."""
+        if self.training:
+            instances = [x[x.gt_mask_valid | (x.gt_classes == self.num_classes)] if x.has("gt_mask_valid") else x
+                         for x in instances]
+        return super()._forward_mask(features, instances)
+
     def forward_with_given_boxes(self, features, instances):
         instances = super().forward_with_given_boxes(features, instances)
         return self.embed_cells(features, instances)

@@ -77,7 +77,7 @@ def detections_from_instances(cells: Instances) -> Tuple[Instances, Detections]:
 class CellTrackPredictor:
     """Like detectron2's DefaultPredictor, but stateful across the frames of one movie.
 
-    Each call takes the next frame as a raw 2-D array (any dtype; normalised by percentiles exactly as in
+    Each call takes the next frame as a raw 2-D array (any dtype; smoothed and normalised by percentiles exactly as in
     training) and returns ``Instances`` in frame coordinates with ``pred_masks``, ``pred_boxes``,
     ``scores``, ``pred_track_ids`` and ``pred_parent_ids``. Frame t's embeddings are computed once and
     kept by the tracker as frame t-1 for t+1. Call ``reset()`` (or make a new predictor) per movie.
@@ -97,6 +97,7 @@ class CellTrackPredictor:
         self.model = model.eval()
         self.resize = T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST] * 2, cfg.INPUT.MAX_SIZE_TEST)
         self.percentiles = tuple(cfg.CELLTRACK.NORMALIZE_PERCENTILES)
+        self.smoothing = cfg.CELLTRACK.INPUT_SMOOTHING
         self.min_score = cfg.CELLTRACK.TRACKER.MIN_SCORE
         self.reset()
 
@@ -111,7 +112,7 @@ class CellTrackPredictor:
         return track_head_similarity(self.model.roi_heads.track_head)(embeddings_t, embeddings_prev, pairs)
 
     def _model_input(self, image: np.ndarray) -> dict:
-        network_image = to_network_input(image, self.percentiles)
+        network_image = to_network_input(image, self.percentiles, self.smoothing)
         resized = self.resize.get_transform(network_image).apply_image(network_image)
         tensor = torch.as_tensor(np.ascontiguousarray(resized.transpose(2, 0, 1)), dtype=torch.float32)
         return {"image": tensor.to(self.model.device), "height": image.shape[0], "width": image.shape[1]}

@@ -80,7 +80,7 @@ def test_register_ctc_dataset(ctc_root):
         metadata = MetadataCatalog.get(name)
         assert metadata.thing_classes == ["cell"] and metadata.root == str(ctc_root)
         assert metadata.sequences == ["01"] and metadata.sequence_names == ["Synthetic/01"]
-        assert metadata.mask_source == ["SEG", "ST", "TRA"]
+        assert metadata.mask_source == ["SEG", "ST"]
     finally:
         DatasetCatalog.remove(name)
         MetadataCatalog.remove(name)
@@ -98,7 +98,7 @@ def marker_root(tmp_path):
     return root
 
 
-def test_masks_come_from_complete_seg_else_st_else_tra(marker_root):
+def test_masks_come_from_complete_seg_else_st_else_sparse(marker_root):
     seg_dir = marker_root / "01_GT" / "SEG"
     seg1 = tifffile.imread(seg_dir / "man_seg001.tif")
     # SEG labels need not equal track ids: renumber frame 0's segments
@@ -109,20 +109,33 @@ def test_masks_come_from_complete_seg_else_st_else_tra(marker_root):
     (marker_root / "01_ST" / "SEG").mkdir(parents=True)
     tifffile.imwrite(marker_root / "01_ST" / "SEG" / "man_seg001.tif", seg1)
     (seg_dir / "man_seg002.tif").unlink()  # frame 2: no SEG, no ST
+    seg3 = tifffile.imread(seg_dir / "man_seg003.tif")  # frame 3: one cell missing from SEG, no ST
+    missing = int(seg3.max())
+    tifffile.imwrite(seg_dir / "man_seg003.tif", np.where(seg3 == missing, 0, seg3).astype(np.uint16))
     records = load_ctc_sequence(marker_root, "01")
-    assert [record["mask_source"] for record in records] == ["SEG", "ST", "TRA", "SEG"]
+    assert [record["mask_source"] for record in records] == ["SEG", "ST", "markers", "partial SEG"]
     for record in records:
         markers = _tra(marker_root, record["frame"])
         masks = {a["track_id"]: _mask(a) for a in record["annotations"]}
+        valid = {a["track_id"]: a["mask_valid"] for a in record["annotations"]}
         assert sorted(masks) == sorted(set(np.unique(markers)) - {0})  # identities always from TRA
         for track_id, mask in masks.items():
             marker = markers == track_id
             assert (mask & marker).sum() * 2 > marker.sum()
-            assert np.array_equal(mask, marker) == (record["mask_source"] == "TRA")
+            # a cell without an outline keeps its marker and is flagged: the mask head skips it
+            assert np.array_equal(mask, marker) == (not valid[track_id])
+        assert all(valid.values()) == (record["mask_source"] in ("SEG", "ST"))
+    assert [a["mask_valid"] for a in records[3]["annotations"]].count(False) == 1
+    # marker-only boxes are scaled by the sequence's outline/marker box ratio (markers here: half size)
+    marker_only = next(a for a in records[2]["annotations"])
+    x0, y0, x1, y1 = marker_only["bbox"]
+    mx, my, mw, mh = mask_util.toBbox(marker_only["segmentation"])
+    assert 1.5 < (x1 - x0) / mw < 2.5 and 1.5 < (y1 - y0) / mh < 2.5
     for track_id, mask in {a["track_id"]: _mask(a) for a in records[0]["annotations"]}.items():
         assert np.array_equal(mask, tifffile.imread(seg_dir / "man_seg000.tif") == track_id + 100)
     only_tra = load_ctc_sequence(marker_root, "01", mask_source=("TRA",))
     assert {record["mask_source"] for record in only_tra} == {"TRA"}
+    assert all(a["mask_valid"] for record in only_tra for a in record["annotations"])
     with pytest.raises(ValueError, match="mask_source"):
         load_ctc_sequence(marker_root, "01", mask_source=("GOLD",))
 
@@ -257,7 +270,7 @@ def test_write_then_read_round_trip(ctc_root, tmp_path):
     for frame, labels in enumerate(_result_frames(ctc_root)):
         writer.write_frame(frame, labels)
     writer.close(_parents(ctc_root))
-    again = load_ctc_sequence(copy, "01")
+    again = load_ctc_sequence(copy, "01", mask_source=("TRA",))
     assert [r["annotations"] for r in again] == [r["annotations"] for r in original]
 
 

@@ -8,7 +8,8 @@ from detectron2.structures import BitMasks
 
 from celltrack.config import add_celltrack_config
 from celltrack.data.ctc import load_ctc_sequence, register_ctc_dataset, write_lineage
-from celltrack.data.mapper import PairedFrameMapper, photometric_augment
+from celltrack.data.mapper import (
+    PairedFrameMapper, PhotometricRanges, cell_contrast_factors, photometric_augment, sample_acquisition)
 from celltrack.data.movie import DataError
 from celltrack.data.normalize import to_network_input
 from celltrack.data.synthetic import make_synthetic_sequence
@@ -109,15 +110,41 @@ def test_both_frames_get_the_same_geometric_augmentation(still_pair):
     assert len(images) == 12
 
 
-def test_photometric_augmentation_is_independent_per_frame(still_pair):
+def test_photometric_noise_is_independent_per_frame(still_pair):
     mapper = PairedFrameMapper(_cfg(FLIP=False, ROTATE_90=False), True, dataset_dicts=still_pair)
     np.random.seed(1)
     out = mapper(still_pair[1])
     assert not torch.equal(out["image"], out["previous"]["image"])
     assert all(torch.equal(out["instances"].gt_masks.tensor[i], out["previous"]["instances"].gt_masks.tensor[i])
                for i in range(len(out["instances"])))
-    augmented = photometric_augment(np.linspace(0, 1, 100).reshape(10, 10), np.random.default_rng(0))
+    ranges = PhotometricRanges()
+    augmented = photometric_augment(np.linspace(0, 1, 100).reshape(10, 10),
+                                    sample_acquisition(ranges, np.random.default_rng(0)), np.random.default_rng(0))
     assert augmented.dtype == np.float32 and 0 <= augmented.min() <= augmented.max() <= 1
+
+
+def test_acquisition_covers_dim_noisy_and_uneven_frames():
+    """Extremes of the ranges: contrast compressed to 0.2x, noise 0.12, a 30 % illumination ramp."""
+    image = np.full((64, 64), 0.1, np.float32)
+    image[16:48, 16:48] = 0.6  # one cell, 0.5 above background
+    cells = np.zeros((64, 64), np.int64)
+    cells[16:48, 16:48] = 7
+    acquisition = {"contrast": 0.2, "cell_contrast": (1.0, 1.0), "cell_seed": 0, "gamma": 1.0, "offset": 0.0,
+                   "illumination": (0.3, 1.0, 0.0), "blur_sigma": 0.0, "gaussian_noise": 0.12, "poisson_noise": 0.0}
+    out = photometric_augment(image, acquisition, np.random.default_rng(0), cells)
+    inside, outside = out[16:48, 16:48], out[:, :8]
+    assert abs((np.median(inside) - np.median(outside)) - 0.1) < 0.03  # 0.2 x 0.5
+    assert abs(outside.std() - 0.12) < 0.03
+    quiet = dict(acquisition, gaussian_noise=0.0, contrast=1.0)
+    ramp = photometric_augment(image, quiet, np.random.default_rng(0))
+    assert ramp[:, -1].mean() / ramp[:, 0].mean() > 1.5  # brighter on the right: (1 + 0.3) / (1 - 0.3)
+
+
+def test_a_cell_keeps_its_contrast_factor_in_both_frames():
+    acquisition = sample_acquisition(PhotometricRanges(cell_contrast=(0.25, 1.5)), np.random.default_rng(3))
+    first, second = cell_contrast_factors(acquisition, [4, 9]), cell_contrast_factors(acquisition, [9, 4, 12])
+    assert first[4] == second[4] and first[9] == second[9] and first[4] != first[9]
+    assert all(0.25 <= factor <= 1.5 for factor in second.values())
 
 
 def test_test_mode_uses_the_inference_normalisation(ctc_root):
@@ -126,7 +153,9 @@ def test_test_mode_uses_the_inference_normalisation(ctc_root):
     out = mapper(records[6])
     assert out["previous"]["frame"] == 5
     raw = tifffile.imread(records[6]["file_name"])
-    np.testing.assert_array_equal(out["image"].numpy(), to_network_input(raw).transpose(2, 0, 1))
+    smoothing = _cfg().CELLTRACK.INPUT_SMOOTHING
+    assert smoothing > 0
+    np.testing.assert_array_equal(out["image"].numpy(), to_network_input(raw, smoothing=smoothing).transpose(2, 0, 1))
 
 
 def test_plugs_into_detectron2_train_loader(ctc_root):
@@ -155,3 +184,31 @@ def test_frames_of_a_pair_must_have_the_same_size(tmp_path):
     mapper = PairedFrameMapper(_cfg(), True, dataset_dicts=records)
     with pytest.raises(DataError, match=r"t000\.tif \(frame 0\): size \(32, 32\) differs from .*t001\.tif"):
         mapper(records[1])
+
+
+def test_a_cell_known_from_its_marker_keeps_the_scaled_box(marker_root_records):
+    records = marker_root_records
+    mapper = PairedFrameMapper(_cfg(FLIP=False, ROTATE_90=False, PHOTOMETRIC=False), False, dataset_dicts=records)
+    out = mapper(records[1])
+    instances = out["instances"]
+    assert not instances.gt_mask_valid.any()
+    expected = torch.tensor([a["bbox"] for a in records[1]["annotations"]], dtype=torch.float32)
+    expected[:, 0::2] = expected[:, 0::2].clamp(0, 96)
+    expected[:, 1::2] = expected[:, 1::2].clamp(0, 96)
+    order = [a["track_id"] for a in records[1]["annotations"]]
+    assert instances.gt_track_ids.tolist() == order
+    torch.testing.assert_close(instances.gt_boxes.tensor, expected)
+    # larger than the marker's own box
+    assert (instances.gt_boxes.area() > instances.gt_masks.get_bounding_boxes().area()).all()
+
+
+@pytest.fixture
+def marker_root_records(tmp_path):
+    """GOWT1-like sequence whose SEG is gone: every cell is known from its (half-size) TRA marker only,
+    with its box scaled by the ratio measured on frame 0 (kept)."""
+    root = tmp_path / "Markers"
+    make_synthetic_sequence(root, "01", num_frames=3, num_cells=5, height=96, width=96, seed=3,
+                            cell_radius=(7.0, 10.0), marker_scale=0.5)
+    for frame in (1, 2):
+        (root / "01_GT" / "SEG" / f"man_seg{frame:03d}.tif").unlink()
+    return load_ctc_sequence(root, "01")

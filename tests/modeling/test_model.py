@@ -123,3 +123,20 @@ def test_track_loss_falls_on_a_fixed_pair(tiny_cfg):
         sum(losses.values()).backward()
         optimizer.step()
     assert np.mean(track_losses[-5:]) < 0.7 * np.mean(track_losses[:5])
+
+
+def test_cells_without_an_outline_train_no_mask(tiny_cfg):
+    """Cells known from a tracking marker only (gt_mask_valid False) leave loss_mask at zero, not the rest."""
+    torch.manual_seed(0)
+    model = build_model(tiny_cfg).train()
+    batch = [pair(), pair(shift=-2.0)]
+    for item in batch:
+        for frame in (item, item["previous"]):
+            frame["instances"].gt_mask_valid = torch.zeros(len(frame["instances"]), dtype=torch.bool)
+    with EventStorage():
+        losses = model(batch)
+    assert losses["loss_mask"].item() == 0.0
+    assert losses["loss_cls"].item() > 0 and losses["loss_track"].item() > 0
+    batch[0]["instances"].gt_mask_valid[:3] = True
+    with EventStorage():
+        assert model(batch)["loss_mask"].item() > 0

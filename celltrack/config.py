@@ -14,6 +14,10 @@ def add_celltrack_config(cfg: CN) -> None:
     cfg.MODEL.TRACK_HEAD.SPATIAL_ON = True
     # Number of nearest cells in the relative position encoding, length 2n (paper: n=4).
     cfg.MODEL.TRACK_HEAD.NUM_NEIGHBORS = 4
+    # How a cell's neighbourhood is encoded for the spatial branch: "nearest" (the paper: offsets to the n
+    # nearest cells, nearest first, length 2n) or "polar" (a soft polar occupancy grid of the n nearest
+    # cells, 4 rings x 8 directions: order-independent, so it does not jump when two neighbours swap rank).
+    cfg.MODEL.TRACK_HEAD.POSITION_ENCODING = "nearest"
     # Offsets to neighbours are divided by this many pixels (in network input scale) so that
     # typical values are O(1); the paper says only "normalised".
     cfg.MODEL.TRACK_HEAD.POSITION_SCALE = 64.0
@@ -39,6 +43,9 @@ def add_celltrack_config(cfg: CN) -> None:
     # and inference: dim nuclei sit barely above the noise, and averaging over a few pixels lifts them out
     # of it without moving the outline of a 30-90 px nucleus (not in the paper; 0 = off).
     cfg.CELLTRACK.INPUT_SMOOTHING = 1.5
+    # Mask-overlap suppression: a detection with more than this share of its pixels under higher-scoring
+    # detections is dropped (one detection per nucleus; 1 = off). Not in the paper.
+    cfg.CELLTRACK.MASK_OVERLAP_THRESHOLD = 0.5
     # Training pairs frame t with frame t-gap, gap drawn from 1..MAX_FRAME_GAP (paper: 1).
     cfg.CELLTRACK.MAX_FRAME_GAP = 1
 
@@ -88,6 +95,16 @@ def add_celltrack_config(cfg: CN) -> None:
     cfg.CELLTRACK.TRACKER.MIN_SIMILARITY = 0.5
     # Minimum link weight (fused similarity + IoU, in [0, 2]) of a second daughter in the "global" rule.
     cfg.CELLTRACK.TRACKER.DIVISION_MIN_SCORE = 0.5
+    # The "learned" rule (celltrack/tracking/link_model.py): logistic weights of the link and division models
+    # (one per feature, then a bias) and the displacement scale (pixels) that distances are measured in.
+    # Fitted on training ground truth by tools/train_linker.py, which writes them into the config it saves;
+    # empty here, so that METHOD learned without them is an error.
+    cfg.CELLTRACK.TRACKER.LINK_WEIGHTS = []
+    cfg.CELLTRACK.TRACKER.DIVISION_WEIGHTS = []
+    cfg.CELLTRACK.TRACKER.DISPLACEMENT_SCALE = 0.0
+    # Least probability of a link and of a division under the "learned" rule.
+    cfg.CELLTRACK.TRACKER.LINK_THRESHOLD = 0.5
+    cfg.CELLTRACK.TRACKER.DIVISION_THRESHOLD = 0.5
     # Detections below this score are not tracked.
     cfg.CELLTRACK.TRACKER.MIN_SCORE = 0.5
 

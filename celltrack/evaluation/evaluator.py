@@ -26,7 +26,8 @@ from detectron2.utils import comm
 
 from ..data.ctc import CTCTrackWriter
 from ..data.movie import DataError
-from ..tracking.predictor import detections_from_instances, track_head_similarity, track_label_image
+from ..tracking.predictor import (
+    detections_from_instances, embed_positions, instance_embeddings, track_head_similarity, track_label_image)
 from ..tracking.tracker import Detections, Tracker
 from .ctc_metrics import DEFAULT_METRICS, evaluate_ctc
 
@@ -125,6 +126,7 @@ class CTCEvaluator(DatasetEvaluator):
         self._metrics = tuple(metrics)
         self._threads = threads
         self._min_score = cfg.CELLTRACK.TRACKER.MIN_SCORE
+        self._overlap_threshold = cfg.CELLTRACK.MASK_OVERLAP_THRESHOLD
         self.reset()
 
     def reset(self) -> None:
@@ -138,7 +140,11 @@ class CTCEvaluator(DatasetEvaluator):
                     raise KeyError(f"CTCEvaluator: the input of {record.get('file_name', '?')} has no '{key}'; "
                                    f"use the CTC dataset records with PairedFrameMapper(cfg, is_train=False).")
             cells = output["instances"].to("cpu")
-            _, detections = detections_from_instances(cells[cells.scores >= self._min_score])
+            cells, detections = detections_from_instances(cells[cells.scores >= self._min_score],
+                                                          self._overlap_threshold)
+            embed_positions(self._roi_heads(), cells, detections.centers,
+                            record["image"].shape[-2] / record["height"] if "image" in record else 1.0)
+            detections = Detections(detections.centers, detections.labels, instance_embeddings(cells))
             self._frames.append((record["sequence"], int(record["frame"]), _pack(detections)))
 
     def evaluate(self) -> Dict[str, Dict[str, float]]:
@@ -183,6 +189,9 @@ class CTCEvaluator(DatasetEvaluator):
         return {name: float(value) for name, value in scores.items() if value is not None}
 
     def _track_head(self) -> torch.nn.Module:
+        return self._roi_heads().track_head
+
+    def _roi_heads(self) -> torch.nn.Module:
         if self._model is None:
             from detectron2.modeling import build_model
 
@@ -197,4 +206,4 @@ class CTCEvaluator(DatasetEvaluator):
             self._model = build_model(self._cfg)
             CellTrackCheckpointer(self._model).load(weights)
         model = self._model.module if hasattr(self._model, "module") else self._model  # DistributedDataParallel
-        return model.roi_heads.track_head
+        return model.roi_heads

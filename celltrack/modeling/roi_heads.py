@@ -8,7 +8,7 @@ from detectron2.layers import cat
 from detectron2.modeling import ROI_HEADS_REGISTRY, StandardROIHeads
 from detectron2.structures import Instances
 
-from .position_encoding import relative_position_encoding
+from .position_encoding import POSITION_ENCODINGS
 from .track_head import build_track_head
 
 
@@ -31,6 +31,7 @@ class CellTrackROIHeads(StandardROIHeads):
         track_head: torch.nn.Module,
         num_neighbors: int,
         position_scale: float,
+        position_encoding: str = "nearest",
         proposals_per_frame: int,
         pairs_per_image: int,
         positive_pair_fraction: float,
@@ -41,6 +42,7 @@ class CellTrackROIHeads(StandardROIHeads):
         self.track_head = track_head
         self.num_neighbors = num_neighbors
         self.position_scale = position_scale
+        self.position_encoding = POSITION_ENCODINGS[position_encoding]
         self.proposals_per_frame = proposals_per_frame
         self.pairs_per_image = pairs_per_image
         self.positive_pair_fraction = positive_pair_fraction
@@ -56,6 +58,7 @@ class CellTrackROIHeads(StandardROIHeads):
             track_head=build_track_head(cfg, channels * resolution * resolution),
             num_neighbors=head.NUM_NEIGHBORS,
             position_scale=head.POSITION_SCALE,
+            position_encoding=head.POSITION_ENCODING,
             proposals_per_frame=head.PROPOSALS_PER_FRAME,
             pairs_per_image=head.PAIRS_PER_IMAGE,
             positive_pair_fraction=head.POSITIVE_FRACTION,
@@ -103,7 +106,15 @@ class CellTrackROIHeads(StandardROIHeads):
         return instances
 
     def _encode_positions(self, centers, reference=None, exclude=None):
-        return relative_position_encoding(centers, self.num_neighbors, self.position_scale, reference, exclude)
+        return self.position_encoding(centers, self.num_neighbors, self.position_scale, reference, exclude)
+
+    def embed_positions(self, centers: torch.Tensor) -> torch.Tensor:
+        """(N, FC_DIM) spatial embeddings of one frame's cells from their centres (network-input pixels).
+
+        The predictor calls this once the frame's final cells are known: the neighbours of a cell must be
+        the cells that are tracked, not low-score or duplicate boxes that are dropped later.
+        """
+        return self.track_head.spatial.embed(self._encode_positions(centers))
 
     def _forward_track(self, features, proposals: List[Instances], targets: List[Instances]):
         cells, positions = [], []
@@ -112,7 +123,7 @@ class CellTrackROIHeads(StandardROIHeads):
             if len(foreground) == 0 or not foreground.has("gt_track_ids"):
                 foreground = frame_proposals[:0]
                 cells.append(foreground)
-                positions.append(features[self.box_in_features[0]].new_zeros((0, 2 * self.num_neighbors)))
+                positions.append(features[self.box_in_features[0]].new_zeros((0, self.track_head.position_dim)))
                 continue
             keep = torch.randperm(len(foreground), device=foreground.gt_classes.device)[: self.proposals_per_frame]
             foreground = foreground[keep]

@@ -8,6 +8,8 @@ from torch.nn import functional as F
 from detectron2.config import configurable
 from detectron2.utils.registry import Registry
 
+from .position_encoding import position_encoding_dim
+
 TRACK_HEAD_REGISTRY = Registry("TRACK_HEAD")
 TRACK_HEAD_REGISTRY.__doc__ = "Track heads: embed cells and score (t, t-1) pairs of cells."
 
@@ -64,7 +66,8 @@ class SiameseTrackHead(nn.Module):
         """
         Args:
             roi_feature_dim: C * P * P, the flattened size of one cell's pooled ROI feature.
-            position_dim: 2n, the length of the relative position encoding.
+            position_dim: length of one cell's position encoding (2n for the paper's, see
+                ``position_encoding.position_encoding_dim``).
             fc_dim: width of the shared embedding FC (paper: 256).
         """
         super().__init__()
@@ -73,13 +76,14 @@ class SiameseTrackHead(nn.Module):
         self.visual = SiameseBranch(roi_feature_dim, fc_dim) if visual_on else None
         self.spatial = SiameseBranch(position_dim, fc_dim) if spatial_on else None
         self.loss_weight = loss_weight
+        self.position_dim = position_dim
 
     @classmethod
     def from_config(cls, cfg, roi_feature_dim: int):
         head = cfg.MODEL.TRACK_HEAD
         return {
             "roi_feature_dim": roi_feature_dim,
-            "position_dim": 2 * head.NUM_NEIGHBORS,
+            "position_dim": position_encoding_dim(head.POSITION_ENCODING, head.NUM_NEIGHBORS),
             "fc_dim": head.FC_DIM,
             "visual_on": head.VISUAL_ON,
             "spatial_on": head.SPATIAL_ON,

@@ -11,6 +11,7 @@ from detectron2.structures import Boxes, Instances
 
 from ..checkpoint import load_trained_weights
 from ..data.normalize import to_network_input
+from .linking import centers_from_labels, labels_from_masks
 from .tracker import Detections, Similarity, Tracker
 
 
@@ -58,20 +59,63 @@ def instance_embeddings(cells: Instances) -> Dict[str, torch.Tensor]:
     return {name: cells.get(f"{name}_embeddings") for name in ("visual", "spatial") if cells.has(f"{name}_embeddings")}
 
 
-def detections_from_instances(cells: Instances) -> Tuple[Instances, Detections]:
+def suppress_overlapping_masks(masks: np.ndarray, threshold: float) -> np.ndarray:
+    """Mask-overlap suppression: (N,) bool, which detections to keep, one per nucleus.
+
+    ``masks`` (N, H, W) come highest score first. A detection is dropped when more than ``threshold`` of
+    its own pixels are covered by detections kept before it: box NMS lets a partial second detection of
+    one nucleus through (small box, low box IoU), and each such fragment would otherwise become a cell,
+    then a false "daughter" of its neighbour. ``threshold`` >= 1 keeps everything.
+    """
+    masks = np.asarray(masks).astype(bool, copy=False)
+    keep = np.ones(len(masks), dtype=bool)
+    if threshold >= 1 or len(masks) < 2:
+        return keep
+    covered = np.zeros(masks.shape[1:], dtype=bool)
+    for i, mask in enumerate(masks):
+        area = mask.sum()
+        if area and (covered & mask).sum() > threshold * area:
+            keep[i] = False
+        else:
+            covered |= mask
+    return keep
+
+
+@torch.no_grad()
+def embed_positions(roi_heads: torch.nn.Module, cells: Instances, centers: np.ndarray, scale: float) -> None:
+    """Replace ``cells.spatial_embeddings`` by the embeddings of ``centers`` (frame pixels; ``scale``
+    network-input pixels per frame pixel) among themselves.
+
+    The ROI heads embed positions among every raw box (scores >= 0.05, duplicates included); the tracker
+    links only the cells kept, so their neighbours must be each other, as in training.
+    """
+    if not cells.has("spatial_embeddings") or len(cells) == 0:
+        return
+    device = cells.spatial_embeddings.device
+    points = torch.as_tensor(centers * scale, dtype=torch.float32, device=next(roi_heads.parameters()).device)
+    cells.spatial_embeddings = roi_heads.embed_positions(points).to(device)
+
+
+def detections_from_instances(cells: Instances, overlap_threshold: float = 1.0) -> Tuple[Instances, Detections]:
     """Detected cells (frame coordinates, highest score first) -> (the cells kept, their ``Detections``).
 
+    Detections mostly covered by better ones are dropped first (:func:`suppress_overlapping_masks` with
+    ``overlap_threshold``, ``CELLTRACK.MASK_OVERLAP_THRESHOLD``).
+
     Masks become one label image, higher-scoring cells winning contested pixels; a detection entirely
-    hidden under higher-scoring ones is a duplicate (it has no pixels) and is dropped. The Detections
+    hidden under higher-scoring ones is a duplicate (it has no pixels) and is dropped. A cell's centre is
+    the centroid of its pixels in that label image, as for label images given by the user. The Detections
     carry the cells' embeddings (``instance_embeddings``); cell i of the kept Instances has label i + 1.
     Shared by the predictor and the evaluator, so both link exactly the same cells.
     """
-    detections = Detections.from_masks(cells.pred_masks.numpy(), centers=cells.pred_boxes.get_centers().numpy())
-    visible = np.bincount(detections.labels.ravel(), minlength=len(cells) + 1)[1:] > 0
+    if len(cells) > 1 and overlap_threshold < 1:
+        cells = cells[torch.as_tensor(suppress_overlapping_masks(cells.pred_masks.numpy(), overlap_threshold))]
+    labels = labels_from_masks(cells.pred_masks.numpy())
+    visible = np.bincount(labels.ravel(), minlength=len(cells) + 1)[1:] > 0
     if not visible.all():
         cells = cells[torch.as_tensor(visible)]
-        detections = Detections.from_masks(cells.pred_masks.numpy(), centers=cells.pred_boxes.get_centers().numpy())
-    return cells, Detections(detections.centers, detections.labels, instance_embeddings(cells))
+        labels = labels_from_masks(cells.pred_masks.numpy())
+    return cells, Detections(centers_from_labels(labels, len(cells)), labels, instance_embeddings(cells))
 
 
 class CellTrackPredictor:
@@ -99,6 +143,7 @@ class CellTrackPredictor:
         self.percentiles = tuple(cfg.CELLTRACK.NORMALIZE_PERCENTILES)
         self.smoothing = cfg.CELLTRACK.INPUT_SMOOTHING
         self.min_score = cfg.CELLTRACK.TRACKER.MIN_SCORE
+        self.overlap_threshold = cfg.CELLTRACK.MASK_OVERLAP_THRESHOLD
         self.reset()
 
     def reset(self) -> None:
@@ -110,6 +155,14 @@ class CellTrackPredictor:
     def similarity(self, embeddings_t: Mapping, embeddings_prev: Mapping, pairs: np.ndarray) -> Dict[str, np.ndarray]:
         """The track head's similarity, in the tracker's terms (numpy pairs in, numpy scores out)."""
         return track_head_similarity(self.model.roi_heads.track_head)(embeddings_t, embeddings_prev, pairs)
+
+    def _input_scale(self, frame_shape) -> float:
+        """Network-input pixels per frame pixel."""
+        height, width = frame_shape[:2]
+        new_height, _ = T.ResizeShortestEdge.get_output_shape(
+            height, width, self.cfg.INPUT.MIN_SIZE_TEST, self.cfg.INPUT.MAX_SIZE_TEST) \
+            if self.cfg.INPUT.MIN_SIZE_TEST else (height, width)
+        return new_height / height
 
     def _model_input(self, image: np.ndarray) -> dict:
         network_image = to_network_input(image, self.percentiles, self.smoothing)
@@ -143,15 +196,22 @@ class CellTrackPredictor:
         cells.pred_classes = torch.zeros(num_cells, dtype=torch.long)
         return cells
 
-    def __call__(self, image: np.ndarray, labels: Optional[np.ndarray] = None) -> Instances:
-        """Track the next frame. Returns its cells with ``pred_track_ids`` and ``pred_parent_ids``."""
-        start = time.perf_counter()
+    def segment(self, image: np.ndarray, labels: Optional[np.ndarray] = None) -> Tuple[Instances, Detections]:
+        """One frame's cells, ready to link, without linking them: detected (or the given ``labels``),
+        one detection per nucleus, spatial embeddings among the cells kept. Returns the cells (frame
+        coordinates; cell i has label i + 1) and their ``Detections``."""
         if labels is None:
-            cells, detections = detections_from_instances(self.detect(image))
+            cells, detections = detections_from_instances(self.detect(image), self.overlap_threshold)
         else:
             detections = Detections.from_labels(labels)  # relabels to consecutive 1..N
             cells = self.embed_labels(image, detections.labels)
-            detections = Detections(detections.centers, detections.labels, instance_embeddings(cells))
+        embed_positions(self.model.roi_heads, cells, detections.centers, self._input_scale(image.shape))
+        return cells, Detections(detections.centers, detections.labels, instance_embeddings(cells))
+
+    def __call__(self, image: np.ndarray, labels: Optional[np.ndarray] = None) -> Instances:
+        """Track the next frame. Returns its cells with ``pred_track_ids`` and ``pred_parent_ids``."""
+        start = time.perf_counter()
+        cells, detections = self.segment(image, labels)
         linking_start = time.perf_counter()
         track_ids, parent_ids = self.tracker.update(self.frame, detections)
         self.timings["detection"] += linking_start - start

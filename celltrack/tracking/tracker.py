@@ -36,6 +36,7 @@ import numpy as np
 from detectron2.config import configurable
 
 from .lineage import LineageTable
+from .link_model import LinkModel, learned_rule
 from .linking import (
     HEADS,
     Links,
@@ -59,7 +60,7 @@ __all__ = ["Detections", "Similarity", "Tracker", "METHODS"]
 # an (E, 2) int64 numpy array of (index in t, index in t-1). ``SiameseTrackHead.similarity`` is one.
 Similarity = Callable[[Mapping[str, Any], Mapping[str, Any], np.ndarray], Mapping[str, Any]]
 
-METHODS = ("paper", "global")
+METHODS = ("paper", "global", "learned")
 
 
 def _to_numpy(x: Any) -> np.ndarray:
@@ -197,6 +198,9 @@ class Tracker:
         max_distance: float = np.inf,
         min_similarity: float = 0.5,
         division_min_score: float = 0.5,
+        link_model: Optional[LinkModel] = None,
+        link_threshold: float = 0.5,
+        division_threshold: float = 0.5,
     ):
         """
         Args:
@@ -212,9 +216,16 @@ class Tracker:
             division_min_score: minimum link weight (fused similarity + IoU, in [0, 2]) of a second
                 daughter in the "global" rule. Without a similarity the weight is the IoU alone: lower
                 it (e.g. to ``alpha``) for overlap-only linking to find divisions.
+            link_model: fitted link and division models, needed by the "learned" rule
+                (``link_model.learned_rule``).
+            link_threshold, division_threshold: least probability of a link / a division ("learned").
         """
         if method not in METHODS:
             raise ValueError(f"Tracker: method must be one of {METHODS}, got {method!r}")
+        if method == "learned" and link_model is None:
+            raise ValueError("Tracker: the 'learned' rule needs fitted weights (CELLTRACK.TRACKER.LINK_WEIGHTS, "
+                             "DIVISION_WEIGHTS, DISPLACEMENT_SCALE): use a config written by tools/train_linker.py, "
+                             "or CELLTRACK.TRACKER.METHOD global")
         if max_gap < 0 or num_candidates < 1:
             raise ValueError(f"Tracker: need max_gap >= 0 and num_candidates >= 1, got {max_gap}, {num_candidates}")
         self.similarity = similarity
@@ -225,13 +236,15 @@ class Tracker:
         self.max_distance = float(max_distance)
         self.min_similarity = float(min_similarity)
         self.division_min_score = float(division_min_score)
+        self.link_model = link_model
+        self.link_threshold = float(link_threshold)
+        self.division_threshold = float(division_threshold)
         self._reset()
 
     @classmethod
     def from_config(cls, cfg, similarity: Optional[Similarity] = None) -> Dict[str, Any]:
         tracker = cfg.CELLTRACK.TRACKER
-        # MAX_DISTANCE, MIN_SIMILARITY and DIVISION_MIN_SCORE default here until add_celltrack_config has them.
-        max_distance = tracker.get("MAX_DISTANCE", 0.0)
+        max_distance = tracker.MAX_DISTANCE
         return {
             "similarity": similarity,
             "method": tracker.METHOD,
@@ -239,8 +252,11 @@ class Tracker:
             "max_gap": tracker.MAX_GAP,
             "num_candidates": tracker.NUM_CANDIDATES,
             "max_distance": max_distance if max_distance > 0 else np.inf,
-            "min_similarity": tracker.get("MIN_SIMILARITY", 0.5),
-            "division_min_score": tracker.get("DIVISION_MIN_SCORE", 0.5),
+            "min_similarity": tracker.MIN_SIMILARITY,
+            "division_min_score": tracker.DIVISION_MIN_SCORE,
+            "link_model": LinkModel.from_config(cfg),
+            "link_threshold": tracker.LINK_THRESHOLD,
+            "division_threshold": tracker.DIVISION_THRESHOLD,
         }
 
     def _reset(self) -> None:
@@ -339,6 +355,8 @@ class Tracker:
     # ---------------------------------------------------------------------------------------------
     def _link(self, detections: Detections, previous: Detections) -> Links:
         pairs, similarities, iou = self._score(detections, previous)
+        if self.method == "learned":
+            return self._learned_links(detections, previous, pairs, similarities, iou)
         if self.method == "paper":
             return paper_rule(pairs, similarities, iou, detections.num_cells, previous.num_cells, self.alpha)
         return global_rule(
@@ -351,6 +369,20 @@ class Tracker:
             min_similarity=self.min_similarity,
             division_min_score=self.division_min_score,
         )
+
+    def _learned_links(self, detections: Detections, previous: Detections, pairs: np.ndarray,
+                       similarities: Dict[str, np.ndarray], iou: np.ndarray) -> Links:
+        model = self.link_model
+        areas_t, areas_prev = _areas(detections), _areas(previous)
+        features = model.link_features(pairs, similarities, iou, detections.centers, previous.centers,
+                                       areas_t, areas_prev)
+        link_probability = model.link_probability(features)
+        divisions = model.division_candidates(pairs, link_probability)
+        pair_index = {(int(i), int(j)): row for row, (i, j) in enumerate(pairs)}
+        division_probability = model.division_probability(model.division_features(
+            divisions, features, pair_index, detections.centers, previous.centers, areas_t, areas_prev))
+        return learned_rule(pairs, link_probability, detections.num_cells, previous.num_cells, divisions,
+                            division_probability, self.link_threshold, self.division_threshold)
 
     def _score(
         self,
@@ -439,6 +471,13 @@ class Tracker:
         self._lost_track_ids = self._lost_track_ids[keep]
         self._lost_frames = self._lost_frames[keep]
         self._lost_cells = self._lost_cells[keep]
+
+
+def _areas(detections: Detections) -> np.ndarray:
+    """(N,) pixel area of each cell (NaN without a label image)."""
+    if detections.labels is None:
+        return np.full(detections.num_cells, np.nan)
+    return np.bincount(detections.labels.ravel(), minlength=detections.num_cells + 1)[1:].astype(np.float64)
 
 
 def _member(indices: np.ndarray, subset: np.ndarray, size: int) -> np.ndarray:

@@ -42,3 +42,22 @@ def test_translation_invariant():
     assert torch.allclose(
         relative_position_encoding(centers, 4, 50.0), relative_position_encoding(shifted, 4, 50.0), atol=1e-5
     )
+
+
+def test_polar_occupancy_is_order_independent_and_smooth():
+    from celltrack.modeling.position_encoding import polar_occupancy_encoding, position_encoding_dim
+
+    rng = torch.Generator().manual_seed(0)
+    centers = torch.rand(12, 2, generator=rng) * 200
+    encoding = polar_occupancy_encoding(centers, 6, 32.0)
+    assert encoding.shape == (12, position_encoding_dim("polar", 6))
+    order = torch.randperm(12, generator=rng)
+    torch.testing.assert_close(polar_occupancy_encoding(centers[order], 6, 32.0), encoding[order])
+    # two neighbours trading ranks: the ordered slots jump, the grid barely moves
+    cell = torch.tensor([[100.0, 100.0], [130.0, 100.0], [100.0, 131.0]])
+    swapped = torch.tensor([[100.0, 100.0], [131.0, 100.0], [100.0, 130.0]])
+    from celltrack.modeling.position_encoding import relative_position_encoding
+
+    slots = (relative_position_encoding(cell, 2, 32.0)[0] - relative_position_encoding(swapped, 2, 32.0)[0]).abs().max()
+    grid = (polar_occupancy_encoding(cell, 2, 32.0)[0] - polar_occupancy_encoding(swapped, 2, 32.0)[0]).abs().max()
+    assert slots > 0.9 and grid < 0.1

@@ -1,0 +1,201 @@
+"""The learned linker: how likely two cells are one cell, and three cells a division, from all the evidence.
+
+The paper averages the visual and spatial similarities and thresholds them; the overlap is a fallback,
+and distance is not used at all. Here each kind of evidence is an input of a small logistic model whose
+weights are fitted on the training movies' ground truth (``tools/train_linker.py``) and stored in the
+config, so that a confident but wrong head cannot outvote a large displacement, and the weights say
+what the linker relies on:
+
+* a **link** (cell i in t, cell j in t-1, same cell): :data:`LINK_FEATURES`;
+* a **division** (mother m in t-1, daughters a, b in t): :data:`DIVISION_FEATURES`, symmetric in a, b.
+
+Distances are in units of the training data's typical displacement (``displacement_scale``, pixels),
+so the weights carry over to movies of the same magnification.
+
+:func:`learned_rule` turns the probabilities into links: a one-to-one assignment of the links (most
+total log-odds, only links with probability >= ``link_threshold``), then divisions, most probable first,
+each needing probability >= ``division_threshold``, a mother that does not continue into a third cell,
+and daughters that are unlinked or linked to that mother. A fragment next to a cell is thereby a new
+track, never a "daughter" that cuts the cell's track.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+
+from .linking import Links, _no_links, max_weight_matching
+
+__all__ = ["LINK_FEATURES", "DIVISION_FEATURES", "LinkModel", "fit_logistic", "learned_rule"]
+
+LINK_FEATURES = ("visual", "spatial", "iou", "distance", "distance_squared", "area_change")
+DIVISION_FEATURES = ("visual_mother", "spatial_mother", "near_daughter", "far_daughter", "daughter_spacing",
+                     "midpoint_offset", "area_sum", "area_imbalance", "iou_sum")
+
+
+def _logit(similarity: np.ndarray) -> np.ndarray:
+    p = np.clip(similarity, 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -40, 40)))
+
+
+@dataclass(frozen=True)
+class LinkModel:
+    """Weights (features..., bias) of the link and division models and the displacement scale (pixels)."""
+
+    link_weights: tuple
+    division_weights: tuple
+    displacement_scale: float
+
+    def __post_init__(self):
+        for name, weights, features in (("LINK_WEIGHTS", self.link_weights, LINK_FEATURES),
+                                        ("DIVISION_WEIGHTS", self.division_weights, DIVISION_FEATURES)):
+            if len(weights) != len(features) + 1:
+                raise ValueError(f"CELLTRACK.TRACKER.{name}: expected {len(features) + 1} numbers (one per "
+                                 f"feature of {features}, then a bias), got {len(weights)}; fit them with "
+                                 f"tools/train_linker.py")
+        if not self.displacement_scale > 0:
+            raise ValueError("CELLTRACK.TRACKER.DISPLACEMENT_SCALE must be > 0 pixels; fit it with tools/train_linker.py")
+
+    @classmethod
+    def from_config(cls, cfg) -> Optional["LinkModel"]:
+        """The config's model, or None when it has no fitted weights."""
+        tracker = cfg.CELLTRACK.TRACKER
+        if not tracker.LINK_WEIGHTS:
+            return None
+        return cls(tuple(tracker.LINK_WEIGHTS), tuple(tracker.DIVISION_WEIGHTS), float(tracker.DISPLACEMENT_SCALE))
+
+    # ------------------------------------------------------------------------------------------- links
+    def link_features(self, pairs: np.ndarray, similarities: Mapping[str, np.ndarray], iou: np.ndarray,
+                      centers_t: np.ndarray, centers_prev: np.ndarray, areas_t: np.ndarray,
+                      areas_prev: np.ndarray) -> np.ndarray:
+        """(E, len(LINK_FEATURES)) evidence of candidate pairs (rows: index in t, index in t-1).
+
+        A head that is off (or absent from ``similarities``) contributes 0, the log-odds of 0.5.
+        """
+        distance = np.linalg.norm(centers_t[pairs[:, 0]] - centers_prev[pairs[:, 1]], axis=1) / self.displacement_scale
+        zeros = np.zeros(len(pairs))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            area_change = np.abs(np.log(areas_t[pairs[:, 0]] / areas_prev[pairs[:, 1]]))
+        return np.stack([
+            _logit(similarities["visual"]) if "visual" in similarities else zeros,
+            _logit(similarities["spatial"]) if "spatial" in similarities else zeros,
+            iou, distance, distance**2, np.nan_to_num(area_change, nan=0.0, posinf=5.0),
+        ], axis=1)
+
+    def link_probability(self, features: np.ndarray) -> np.ndarray:
+        return _sigmoid(features @ np.asarray(self.link_weights[:-1]) + self.link_weights[-1])
+
+    # --------------------------------------------------------------------------------------- divisions
+    def division_candidates(self, pairs: np.ndarray, link_probability: np.ndarray, per_mother: int = 4) -> np.ndarray:
+        """(D, 3) rows (mother in t-1, daughter a, daughter b in t), a < b: every two of the ``per_mother``
+        candidate cells of t most likely linked to each t-1 cell."""
+        rows = []
+        order = np.lexsort((-link_probability, pairs[:, 1]))
+        mothers = pairs[order, 1]
+        starts = np.flatnonzero(np.r_[True, mothers[1:] != mothers[:-1]])
+        for start, stop in zip(starts, np.r_[starts[1:], len(order)]):
+            cells = pairs[order[start:min(stop, start + per_mother)], 0]
+            for i in range(len(cells)):
+                for j in range(i + 1, len(cells)):
+                    rows.append((mothers[start], min(cells[i], cells[j]), max(cells[i], cells[j])))
+        return np.array(rows, dtype=np.int64).reshape(-1, 3)
+
+    def division_features(self, divisions: np.ndarray, pair_features: np.ndarray, pair_index: Mapping,
+                          centers_t: np.ndarray, centers_prev: np.ndarray, areas_t: np.ndarray,
+                          areas_prev: np.ndarray) -> np.ndarray:
+        """(D, len(DIVISION_FEATURES)) evidence of candidate divisions (rows of ``division_candidates``).
+
+        ``pair_features`` are the link features of the candidate pairs and ``pair_index`` maps
+        (index in t, index in t-1) to their row.
+        """
+        mother, a, b = divisions.T
+        fa = pair_features[[pair_index[(i, m)] for i, m in zip(a, mother)]].reshape(-1, len(LINK_FEATURES))
+        fb = pair_features[[pair_index[(i, m)] for i, m in zip(b, mother)]].reshape(-1, len(LINK_FEATURES))
+        scale = self.displacement_scale
+        spacing = np.linalg.norm(centers_t[a] - centers_t[b], axis=1) / scale
+        midpoint = np.linalg.norm((centers_t[a] + centers_t[b]) / 2 - centers_prev[mother], axis=1) / scale
+        with np.errstate(divide="ignore", invalid="ignore"):
+            area_sum = np.nan_to_num((areas_t[a] + areas_t[b]) / areas_prev[mother], nan=1.0, posinf=5.0)
+            imbalance = np.nan_to_num(np.abs(np.log(areas_t[a] / areas_t[b])), nan=0.0, posinf=5.0)
+        return np.stack([
+            fa[:, 0] + fb[:, 0], fa[:, 1] + fb[:, 1],
+            np.minimum(fa[:, 3], fb[:, 3]), np.maximum(fa[:, 3], fb[:, 3]),
+            spacing, midpoint, area_sum, imbalance, fa[:, 2] + fb[:, 2],
+        ], axis=1)
+
+    def division_probability(self, features: np.ndarray) -> np.ndarray:
+        return _sigmoid(features @ np.asarray(self.division_weights[:-1]) + self.division_weights[-1])
+
+
+def learned_rule(pairs: np.ndarray, link_probability: np.ndarray, num_t: int, num_prev: int,
+                 divisions: np.ndarray, division_probability: np.ndarray, link_threshold: float = 0.5,
+                 division_threshold: float = 0.5) -> Links:
+    """Links from the learned probabilities (module docstring).
+
+    Args:
+        pairs: (E, 2) candidate pairs (index in t, index in t-1); link_probability: (E,).
+        num_t, num_prev: cells in t and t-1.
+        divisions: (D, 3) candidate divisions (mother, daughter a, daughter b); division_probability: (D,).
+        link_threshold, division_threshold: least probability of a link / a division.
+
+    Returns:
+        ``Links``: each t cell's t-1 cell (-1 = new track) and whether it is a daughter.
+    """
+    if len(pairs) == 0:
+        return _no_links(num_t)
+    allowed = link_probability >= link_threshold
+    log_odds = np.log(np.clip(link_probability, 1e-9, 1 - 1e-9) / np.clip(1 - link_probability, 1e-9, 1))
+    matched = max_weight_matching(pairs[allowed], log_odds[allowed] + 1e-6, num_t, num_prev)
+    is_daughter = np.zeros(num_t, dtype=bool)
+    taken_by = np.full(num_prev, -1, dtype=np.int64)
+    taken_by[matched[matched >= 0]] = np.flatnonzero(matched >= 0)
+    divided = np.zeros(num_prev, dtype=bool)
+    for d in np.argsort(-division_probability, kind="stable"):
+        if division_probability[d] < division_threshold:
+            break
+        mother, a, b = divisions[d]
+        if divided[mother] or is_daughter[a] or is_daughter[b]:
+            continue
+        if matched[a] not in (-1, mother) or matched[b] not in (-1, mother):
+            continue
+        if taken_by[mother] not in (-1, a, b):
+            continue
+        matched[a] = matched[b] = mother
+        is_daughter[a] = is_daughter[b] = True
+        divided[mother] = True
+    return Links(matched, is_daughter)
+
+
+def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1e-3, iterations: int = 50) -> np.ndarray:
+    """Logistic regression by Newton's method: (features..., bias) maximising the L2-penalised likelihood.
+
+    Args:
+        features: (K, F); labels: (K,) 0/1; l2: penalty on the feature weights (not the bias).
+
+    Returns:
+        (F + 1,) float64 weights, bias last.
+    """
+    x = np.concatenate([np.asarray(features, np.float64), np.ones((len(features), 1))], axis=1)
+    y = np.asarray(labels, np.float64)
+    weights = np.zeros(x.shape[1])
+    penalty = np.full(x.shape[1], l2 * len(x))
+    penalty[-1] = 0.0
+    for _ in range(iterations):
+        p = _sigmoid(x @ weights)
+        gradient = x.T @ (p - y) + penalty * weights
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty) + 1e-9 * np.eye(x.shape[1])
+        step = np.linalg.solve(hessian, gradient)
+        weights -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return weights
+
+
+def describe(weights: Sequence[float], names: Sequence[str]) -> str:
+    """One line: each feature's weight, for logs and the model card."""
+    return ", ".join(f"{name} {w:+.2f}" for name, w in zip(list(names) + ["bias"], weights))

@@ -1,0 +1,38 @@
+"""tools/train_linker.py: retrain the linker of a trained model with its detector frozen."""
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import tifffile
+import torch
+
+from celltrack.config import get_celltrack_cfg
+from celltrack.tracking.predictor import CellTrackPredictor
+
+sys.path.insert(0, str(Path(__file__).parents[2] / "tools"))
+import train_linker  # noqa: E402
+
+
+def test_retrains_the_linker_and_writes_a_config_that_tracks(trained_tiny, tmp_path):
+    cfg, weights, root = trained_tiny
+    config_file = tmp_path / "tiny.yaml"
+    config_file.write_text(cfg.dump())
+    out = tmp_path / "linker"
+    assert train_linker.main(["--config-file", str(config_file), "--weights", str(weights), "--output", str(out),
+                              "--epochs", "2", "MODEL.TRACK_HEAD.POSITION_ENCODING", "polar"]) == 0
+    report = json.loads((out / "linker_report.json").read_text())
+    assert report["frames"] == 10 and report["pairs"] > 0 and report["displacement_scale"] > 0
+    fitted = get_celltrack_cfg(str(out / "config.yaml"))
+    assert fitted.CELLTRACK.TRACKER.METHOD == "learned" and len(fitted.CELLTRACK.TRACKER.LINK_WEIGHTS) == 7
+    assert fitted.MODEL.TRACK_HEAD.POSITION_ENCODING == "polar" and fitted.CELLTRACK.TRACKER.MAX_DISTANCE > 0
+    # the detector is unchanged, the track head is the new one
+    old, new = torch.load(weights, weights_only=True)["model"], torch.load(out / "model_final.pth", weights_only=True)["model"]
+    assert torch.equal(old["backbone.bottom_up.stem.conv1.weight"], new["backbone.bottom_up.stem.conv1.weight"])
+    assert new["roi_heads.track_head.spatial.embedding.weight"].shape[1] == 32
+    predictor = CellTrackPredictor(fitted)  # loads without a mismatch
+    for frame in range(3):
+        labels = tifffile.imread(root / "01_GT" / "SEG" / f"man_seg{frame:03d}.tif")
+        cells = predictor(tifffile.imread(root / "01" / f"t{frame:03d}.tif"), labels=labels)
+        assert len(cells) == len(np.unique(labels)) - 1
+    assert predictor.tracker.lineage().shape[1] == 4

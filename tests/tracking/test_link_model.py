@@ -1,0 +1,79 @@
+"""The learned linker: features, logistic fit, and the rule that turns probabilities into links."""
+import numpy as np
+import pytest
+
+from celltrack.config import get_celltrack_cfg
+from celltrack.tracking.link_model import (
+    DIVISION_FEATURES, LINK_FEATURES, LinkModel, fit_logistic, learned_rule)
+from celltrack.tracking.tracker import Detections, Tracker
+
+
+def test_fit_logistic_finds_the_deciding_feature():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 3))
+    y = (2.0 * x[:, 1] - 1.0 + 0.3 * rng.normal(size=2000) > 0).astype(float)
+    w = fit_logistic(x, y)
+    assert w[1] > 3 * max(abs(w[0]), abs(w[2])) and w[1] > 2  # feature 1 decides, with its sign
+    assert w[3] < 0  # the bias carries the offset
+
+
+def test_rule_links_one_to_one_and_refuses_unlikely_links():
+    pairs = np.array([[0, 0], [0, 1], [1, 0], [1, 1], [2, 1]])
+    probability = np.array([0.9, 0.6, 0.7, 0.8, 0.3])
+    links = learned_rule(pairs, probability, 3, 2, np.zeros((0, 3), np.int64), np.zeros(0))
+    assert links.matched.tolist() == [0, 1, -1] and not links.is_daughter.any()
+
+
+def test_rule_calls_a_likely_division_and_keeps_the_mother_when_a_fragment_appears():
+    pairs = np.array([[0, 0], [1, 0], [2, 1]])
+    probability = np.array([0.9, 0.2, 0.95])
+    divisions = np.array([[0, 0, 1]])
+    unlikely = learned_rule(pairs, probability, 3, 2, divisions, np.array([0.1]))
+    assert unlikely.matched.tolist() == [0, -1, 1] and not unlikely.is_daughter.any()  # mother goes on
+    likely = learned_rule(pairs, probability, 3, 2, divisions, np.array([0.8]))
+    assert likely.matched.tolist() == [0, 0, 1] and likely.is_daughter.tolist() == [True, True, False]
+
+
+def test_rule_never_divides_a_mother_that_continues_into_a_third_cell():
+    pairs = np.array([[0, 0], [1, 0], [2, 0]])
+    probability = np.array([0.95, 0.1, 0.1])
+    links = learned_rule(pairs, probability, 3, 1, np.array([[0, 1, 2]]), np.array([0.9]))
+    assert links.matched.tolist() == [0, -1, -1] and not links.is_daughter.any()
+
+
+def _model():
+    link = np.zeros(len(LINK_FEATURES) + 1)
+    link[LINK_FEATURES.index("distance")], link[-1] = -4.0, 2.0  # likely within half the scale
+    division = np.zeros(len(DIVISION_FEATURES) + 1)
+    division[DIVISION_FEATURES.index("area_sum")], division[-1] = -6.0, 4.0  # daughters' areas add up to < 2/3
+    return LinkModel(tuple(link), tuple(division), displacement_scale=10.0)
+
+
+def _frame(centers, radius, size=96):
+    yy, xx = np.mgrid[:size, :size]
+    labels = np.zeros((size, size), np.int32)
+    for i, ((x, y), r) in enumerate(zip(centers, radius)):
+        labels[(yy - y) ** 2 + (xx - x) ** 2 <= r**2] = i + 1
+    return Detections.from_labels(labels)
+
+
+def test_tracker_learned_rule_divides_by_the_fitted_evidence():
+    tracker = Tracker(method="learned", link_model=_model())
+    tracker.update(0, _frame([(30, 30), (70, 70)], [10, 10]))
+    track_ids, parent_ids = tracker.update(1, _frame([(27, 30), (33, 30), (71, 70)], [5, 5, 10]))
+    assert parent_ids[0] == parent_ids[1] != 0 and track_ids[0] != track_ids[1]  # a division
+    assert parent_ids[2] == 0 and track_ids[2] == 2  # the other cell goes on
+    tracker = Tracker(method="learned", link_model=_model())
+    tracker.update(0, _frame([(30, 30)], [10]))
+    track_ids, parent_ids = tracker.update(1, _frame([(30, 30), (45, 30)], [10, 4]))
+    assert track_ids[0] == 1 and parent_ids.tolist() == [0, 0]  # a fragment beside it: no division
+
+
+def test_learned_rule_needs_fitted_weights():
+    cfg = get_celltrack_cfg()
+    cfg.CELLTRACK.TRACKER.METHOD = "learned"
+    with pytest.raises(ValueError, match="train_linker"):
+        Tracker(cfg)
+    cfg.CELLTRACK.TRACKER.LINK_WEIGHTS = [0.0, 1.0]
+    with pytest.raises(ValueError, match="LINK_WEIGHTS: expected 7 numbers"):
+        Tracker(cfg)

@@ -3,10 +3,12 @@
 Every function works on plain label images (``(H, W)`` integers, 0 = background, one value per cell)
 and writes its tracks as a CTC result folder, so that all rows of the benchmark are scored the same way.
 
-* :func:`link_iou` - the IoU-overlap linker: each cell continues the cell of the previous frame its mask
-  overlaps most (IoU >= alpha), two cells taking one = a division. It is CellTrack's tracker with no
-  track head (``similarity=None``), so it differs from CellTrack only by the learned similarities.
-* :func:`link_laptrack` - laptrack's LAP tracker on cell centroids, with gap closing and splitting.
+* :func:`link_iou` - the IoU-overlap linker: CellTrack's tracker with no track head (``similarity=None``)
+  and the same assignment as CellTrack's default (``method="global"``: one-to-one assignment of mask IoU,
+  IoU >= alpha, then a second daughter with IoU >= alpha = a division), so it differs from CellTrack only
+  by the learned similarities.
+* :func:`link_laptrack` - laptrack's LAP tracker on cell centroids, with gap closing and splitting; its
+  options tuned on training data by ``benchmarks/tune_laptrack.py`` (:func:`laptrack_options` reads them).
 * :func:`classical_segmentation` - percentile normalisation, Otsu's threshold on log intensity and a
   distance-transform watershed.
 * :func:`remove_identities` - GT masks as a segmentation without track identities (linking-only rows).
@@ -14,7 +16,9 @@ and writes its tracks as a CTC result folder, so that all rows of the benchmark 
 from __future__ import annotations
 
 import itertools
-from typing import Iterable, Optional
+import json
+from pathlib import Path
+from typing import Iterable, Optional, Tuple
 
 import numpy as np
 import pandas as pd
@@ -25,13 +29,15 @@ from celltrack.data.normalize import percentile_normalize
 from celltrack.evaluation import write_tracked_sequence
 from celltrack.tracking.tracker import Detections, Tracker
 
-__all__ = ["LAPTRACK_DEFAULTS", "CLASSICAL_DEFAULTS", "classical_segmentation", "link_iou", "link_laptrack",
-           "remove_identities"]
+__all__ = ["LAPTRACK_DEFAULTS", "LAPTRACK_TUNED", "CLASSICAL_DEFAULTS", "classical_segmentation", "laptrack_options",
+           "link_iou", "link_laptrack", "remove_identities"]
 
 # laptrack's options here, in pixels (squared distances are laptrack's cost). Nuclei in Fluo-N2DH-SIM+
 # and GOWT1 are ~55-60 px across and move a few px per frame; daughters appear ~15-30 px from the
 # mother's centroid.
 LAPTRACK_DEFAULTS = {"max_distance": 30.0, "gap_frames": 2, "split_distance": 30.0}
+# laptrack's options chosen on training data (Fluo-N2DH-SIM+ 01 GT masks) by benchmarks/tune_laptrack.py.
+LAPTRACK_TUNED = Path(__file__).resolve().parent / "laptrack_tuned.json"
 # Classical pipeline options (pixels): Gaussian smoothing, smallest cell kept, least distance between
 # two cells' centres (watershed seeds).
 CLASSICAL_DEFAULTS = {"sigma": 2.0, "min_area": 200, "min_distance": 15}
@@ -46,13 +52,55 @@ def remove_identities(labels: np.ndarray, rng: np.random.Generator) -> np.ndarra
     return lookup[labels]
 
 
-def link_iou(frames: Iterable[np.ndarray], out_dir, alpha: float = 0.1,
-             num_frames: Optional[int] = None) -> np.ndarray:
-    """Link label images by mask overlap (see module docstring); write ``out_dir``; return the lineage."""
+def link_iou(frames: Iterable[np.ndarray], out_dir, alpha: float = 0.1, num_frames: Optional[int] = None,
+             method: str = "global") -> np.ndarray:
+    """Link label images by mask overlap (see module docstring); write ``out_dir``; return the lineage.
+
+    Args:
+        frames: label images of frames 0, 1, 2, ...
+        out_dir: CTC result folder.
+        alpha: least mask IoU of a link, and of a second daughter (``division_min_score``: without learned
+            scores a link's weight is its IoU alone, and the tracker's 0.5 would find almost no division).
+        num_frames: frames in the movie, if known (for the writer).
+        method: the tracker's assignment, CellTrack's default ("global"); pass the config's
+            ``CELLTRACK.TRACKER.METHOD`` so that this row follows CellTrack's default.
+    """
     frames = iter(frames)
     first = next(frames)
     detections = (Detections.from_labels(labels) for labels in itertools.chain([first], frames))
-    return write_tracked_sequence(detections, Tracker(similarity=None, alpha=alpha), out_dir, first.shape, num_frames)
+    tracker = Tracker(similarity=None, method=method, alpha=alpha, division_min_score=alpha)
+    return write_tracked_sequence(detections, tracker, out_dir, first.shape, num_frames)
+
+
+def laptrack_options(path=LAPTRACK_TUNED) -> Tuple[dict, dict]:
+    """laptrack's options for the benchmark: those ``benchmarks/tune_laptrack.py`` chose, else the defaults.
+
+    Args:
+        path: the JSON tune_laptrack.py writes (default ``benchmarks/laptrack_tuned.json``).
+
+    Returns:
+        ``(options, provenance)``: ``options`` has the keyword arguments of :func:`link_laptrack`;
+        ``provenance`` says where they come from (``source``, and for tuned values ``file``, ``sequence``,
+        ``selection``, ``scores`` on the tuning sequence and ``command``).
+
+    Raises:
+        ValueError naming the file when it exists but lacks an option (rerun tune_laptrack.py).
+    """
+    path = Path(path)
+    if not path.is_file():
+        return dict(LAPTRACK_DEFAULTS), {
+            "source": "untuned defaults",
+            "note": f"{path} not found, so laptrack runs with LAPTRACK_DEFAULTS (untuned); choose its options "
+                    f"on training data with `python benchmarks/tune_laptrack.py`"}
+    tuned = json.loads(path.read_text())
+    chosen = tuned.get("chosen", {})
+    missing = sorted(set(LAPTRACK_DEFAULTS) - set(chosen))
+    if missing:
+        raise ValueError(f"{path}: 'chosen' lacks {missing}; rerun `python benchmarks/tune_laptrack.py` to rewrite it")
+    options = {key: type(LAPTRACK_DEFAULTS[key])(chosen[key]) for key in LAPTRACK_DEFAULTS}
+    return options, {"source": "tuned", "file": path.name, "sequence": tuned.get("sequence"),
+                     "selection": tuned.get("selection"), "scores": tuned.get("chosen_scores"),
+                     "command": tuned.get("command")}
 
 
 def _centroids(frames: Iterable[np.ndarray]) -> tuple[pd.DataFrame, list[np.ndarray]]:
@@ -81,7 +129,8 @@ def link_laptrack(frames: Iterable[np.ndarray], out_dir, max_distance: float = L
         frames: label images of frames 0, 1, 2, ...
         out_dir: CTC result folder.
         max_distance: pixels a cell may move between frames (also across a gap).
-        gap_frames: frames a cell may be missing and still be linked (laptrack's gap_closing_max_frame_count).
+        gap_frames: the largest frame difference gap closing bridges (laptrack's gap_closing_max_frame_count:
+            1 rejoins track segments in consecutive frames, 2 also bridges one missing frame; 0 = no gap closing).
         split_distance: pixels from a mother to a daughter's first position.
 
     Returns:
@@ -91,7 +140,7 @@ def link_laptrack(frames: Iterable[np.ndarray], out_dir, max_distance: float = L
     from laptrack import LapTrack
 
     cells, kept = _centroids(frames)
-    tracker = LapTrack(cutoff=max_distance ** 2, gap_closing_cutoff=max_distance ** 2,
+    tracker = LapTrack(cutoff=max_distance ** 2, gap_closing_cutoff=max_distance ** 2 if gap_frames > 0 else False,
                        gap_closing_max_frame_count=gap_frames, splitting_cutoff=split_distance ** 2)
     if len(cells):
         tracks, splits, _ = tracker.predict_dataframe(cells, ["y", "x"], only_coordinate_cols=False)

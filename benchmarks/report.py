@@ -24,6 +24,17 @@ def _rows(results: dict, dataset: str, sequence: str, uses_gt_masks: Optional[bo
             and (uses_gt_masks is None or row["uses_gt_masks"] == uses_gt_masks)]
 
 
+def _training_data(results: dict, dataset: str, sequence: str) -> bool:
+    """Whether the sequence's rows say the evaluated model was trained (or laptrack tuned) on it."""
+    return any(row.get("training_data") for row in _rows(results, dataset, sequence))
+
+
+def _name(results: dict, dataset: str, sequence: str, short: Optional[str] = None) -> str:
+    """``"<dataset> <NN>"`` (or ``short``), with " (training data)" where the rows are marked so."""
+    marker = " (training data)" if _training_data(results, dataset, sequence) else ""
+    return (short or f"{dataset} {sequence}") + marker
+
+
 def _row(results: dict, dataset_sequence, method: str, uses_gt_masks: bool) -> Optional[dict]:
     for row in _rows(results, *dataset_sequence, uses_gt_masks):
         if row["method"] == method and "skipped" not in row:
@@ -42,43 +53,44 @@ def targets(results: dict) -> List[dict]:
         except (TypeError, KeyError, ValueError):  # a row or value this run did not produce
             checks.append({"target": target, "measured": "not measured", "met": None})
 
+    sim, gowt1_name = _name(results, *SIM, "SIM+ 02"), _name(results, *GOWT1, "GOWT1 01")
     own = _row(results, SIM, "celltrack", False)
     for key, bound in (("SEG", 0.80), ("DET", 0.97), ("TRA", 0.97), ("BIO(2)", 0.85)):
-        check(f"SIM+ 02, own detections: {key} >= {bound}", lambda key=key: _number(own[key]),
+        check(f"{sim}, own detections: {key} >= {bound}", lambda key=key: _number(own[key]),
               lambda key=key, bound=bound: own[key] >= bound)
-    check("SIM+ 02, own detections: DET - TRA <= 0.3 points (0.003)", lambda: _number(own["DET"] - own["TRA"], 4),
+    check(f"{sim}, own detections: DET - TRA <= 0.3 points (0.003)", lambda: _number(own["DET"] - own["TRA"], 4),
           lambda: own["DET"] - own["TRA"] <= 0.003)
     # iou and laptrack link CellTrack's own masks, so they share its SEG exactly: SEG is compared with the
     # rows that segment differently, TRA with every baseline (>= those on the same masks, > the others).
     baselines = [row for row in _rows(results, *SIM, False)
                  if "skipped" not in row and not row["method"].startswith("celltrack")]
     other_cells = [row for row in baselines if row["cells"] != "celltrack"]
-    check("SIM+ 02: celltrack TRA above the other segmentations' rows and >= iou/laptrack on its own masks",
+    check(f"{sim}: celltrack TRA above the other segmentations' rows and >= iou/laptrack on its own masks",
           lambda: f"{_number(own['TRA'])} vs " + ", ".join(f"{r['method']} {_number(r['TRA'])}" for r in baselines),
           lambda: bool(baselines) and all(own["TRA"] > r["TRA"] if r["cells"] != "celltrack" else own["TRA"] >= r["TRA"]
                                           for r in baselines))
-    check("SIM+ 02: celltrack SEG above the rows of other segmentations",
+    check(f"{sim}: celltrack SEG above the rows of other segmentations",
           lambda: f"{_number(own['SEG'])} vs " + ", ".join(f"{r['method']} {_number(r['SEG'])}" for r in other_cells),
           lambda: bool(other_cells) and all(own["SEG"] > r["SEG"] for r in other_cells))
     linking = _row(results, SIM, "celltrack", True)
     for key, bound in (("CT", 0.90), ("BC(2)", 0.92)):
         others = [_row(results, SIM, method, True) for method in ("iou", "laptrack")]
-        check(f"SIM+ 02, GT masks: celltrack {key} >= {bound}, above iou and laptrack",
+        check(f"{sim}, GT masks: celltrack {key} >= {bound}, above iou and laptrack",
               lambda key=key, others=others: f"{_number(linking[key])} (iou {_number(others[0][key])}, "
                                               f"laptrack {_number(others[1][key])})",
               lambda key=key, bound=bound, others=others: linking[key] >= bound
               and all(linking[key] > other[key] for other in others))
     ablation = _row(results, SIM, "celltrack-no-spatial-head", True)
-    check("SIM+ 02, GT masks: the spatial head helps (CT and BIO(2): full model > trained without it)",
+    check(f"{sim}, GT masks: the spatial head helps (CT and BIO(2): full model > trained without it)",
           lambda: f"CT {_number(linking['CT'])} vs {_number(ablation['CT'])}, "
                   f"BIO(2) {_number(linking['BIO(2)'])} vs {_number(ablation['BIO(2)'])}",
           lambda: linking["CT"] > ablation["CT"] and linking["BIO(2)"] > ablation["BIO(2)"])
     extra = _row(results, SIM, "celltrack-visual-scores-only", True)
-    check("(extra) SIM+ 02, GT masks: full tracker vs visual scores only (same model), CT",
+    check(f"(extra) {sim}, GT masks: full tracker vs visual scores only (same model), CT",
           lambda: f"{_number(linking['CT'])} vs {_number(extra['CT'])}", lambda: linking["CT"] > extra["CT"])
     gowt1, classical = _row(results, GOWT1, "celltrack", False), _row(results, GOWT1, "classical+laptrack", False)
     for key in ("DET", "TRA"):
-        check(f"GOWT1 01: celltrack above classical+laptrack on {key}",
+        check(f"{gowt1_name}: celltrack above classical+laptrack on {key}",
               lambda key=key: f"{_number(gowt1[key])} vs {_number(classical[key])}",
               lambda key=key: gowt1[key] > classical[key])
     inference = results.get("speed", {}).get("inference", {})
@@ -118,6 +130,18 @@ def _accuracy_table(rows: List[dict]) -> List[str]:
     return _table(["method", "cells", *COLUMNS[:3], "DET−TRA", *COLUMNS[3:], "divisions / GT"], body)
 
 
+def _laptrack_line(accuracy_run: dict) -> str:
+    """laptrack's options as run, and where they came from (tuned on training data, or untuned defaults)."""
+    values = ", ".join(f"{key} {value:g}" for key, value in accuracy_run["laptrack"].items())
+    source = accuracy_run.get("laptrack_source") or {"source": "not recorded"}
+    if source["source"] == "tuned":
+        scores = source.get("scores") or {}
+        there = ", ".join(f"{key} {_number(scores.get(key))}" for key in ("CT", "BC(2)", "BIO(2)"))
+        return (f"{values} — tuned on {source.get('sequence')} GT masks (training data) by `{source.get('command')}`; "
+                f"{source.get('selection')}; there {there} (benchmarks/{source.get('file')})")
+    return f"{values} — {source.get('note', 'provenance not recorded (a run before tuning existed)')}"
+
+
 def markdown(results: dict) -> str:
     meta = results.get("meta", {})
     lines = ["# CellTrack benchmark", "",
@@ -128,6 +152,16 @@ def markdown(results: dict) -> str:
         lines.append(f"- **{section}**: `{info['command']}` — {info['date']}, {info['wall_seconds']:.0f} s wall"
                      + (f", first {info['max_frames']} frames only" if info.get("max_frames") else "")
                      + (f" ({info['skipped']})" if info.get("skipped") else ""))
+    accuracy_run = meta.get("sections", {}).get("accuracy", {})
+    if accuracy_run.get("laptrack"):
+        lines.append("- **laptrack options**: " + _laptrack_line(accuracy_run))
+    if accuracy_run.get("iou"):
+        iou = accuracy_run["iou"]
+        lines.append(f"- **iou**: CellTrack's tracker, '{iou['method']}' assignment, learned scores off, "
+                     f"alpha {iou['alpha']:g}, division_min_score {iou['division_min_score']:g}")
+    if accuracy_run.get("training_data"):
+        lines.append("- **training data** (marked in every table): " + "; ".join(
+            f"{sequence}: {why}" for sequence, why in accuracy_run["training_data"].items()))
     machine = meta.get("machine", {})
     lines += ["", f"- **machine**: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores"
               + (f", {machine['memory_gb']} GB" if "memory_gb" in machine else "")
@@ -147,11 +181,16 @@ def markdown(results: dict) -> str:
     datasets = list(dict.fromkeys((row["dataset"], row["sequence"]) for row in accuracy))  # in run order
     for dataset, sequence in datasets:
         frames = next((row["frames"] for row in _rows(results, dataset, sequence) if "frames" in row), "?")
-        lines += [f"### {dataset} {sequence} ({frames} frames)", "",
-                  "Cells from CellTrack's detector (or the classical segmentation); every linking row links the "
-                  "same detections:", ""]
+        name, trained = _name(results, dataset, sequence), _training_data(results, dataset, sequence)
+        lines += [f"### {dataset} {sequence} ({frames} frames{', training data' if trained else ''})", ""]
+        if trained:
+            why = meta.get("sections", {}).get("accuracy", {}).get("training_data", {}).get(f"{dataset}/{sequence}")
+            lines += [f"**Training data**: {why or 'see training_data in results.json'}. These rows show fit, "
+                      "not generalisation (`training_data: true`).", ""]
+        lines += [f"{name}, cells from CellTrack's detector (or the classical segmentation); every linking row links "
+                  "the same detections:", ""]
         lines += _accuracy_table(_rows(results, dataset, sequence, False))
-        lines += ["", "Linking only: GT masks with identities removed (`uses_gt_masks: true`):", ""]
+        lines += ["", f"{name}, linking only: GT masks with identities removed (`uses_gt_masks: true`):", ""]
         lines += _accuracy_table(_rows(results, dataset, sequence, True))
         skipped = [row for row in _rows(results, dataset, sequence) if "skipped" in row]
         if skipped:
@@ -160,9 +199,10 @@ def markdown(results: dict) -> str:
         lines.append("")
     notes = {row["method"]: row["note"] for row in accuracy if row.get("note")}
     if notes:
-        lines += ["Rows:"] + [f"- `{method}`: {note}" for method, note in notes.items()]
-        lines += ["- `iou`: CellTrack's tracker without a track head (mask IoU >= 0.1, two claimants = a division)",
-                  "- `laptrack`: LAP on centroids with gap closing and splitting (options in results.json meta)", ""]
+        # Results from before the baselines carried notes: what those rows were.
+        notes.setdefault("iou", "CellTrack's tracker without a track head (mask IoU >= 0.1, two claimants = a division)")
+        notes.setdefault("laptrack", "LAP on centroids with gap closing and splitting (options in results.json meta)")
+        lines += ["Rows:"] + [f"- `{method}`: {note}" for method, note in notes.items()] + [""]
     if accuracy:
         lines += ["![accuracy](accuracy.png)", ""]
 
@@ -232,6 +272,7 @@ def plot_accuracy(results: dict, path: Path) -> bool:
 
     rows = [row for row in results.get("accuracy", []) if "skipped" not in row]
     panels = list(dict.fromkeys((row["dataset"], row["sequence"], row["uses_gt_masks"]) for row in rows))
+    trained_on = {(row["dataset"], row["sequence"]) for row in rows if row.get("training_data")}
     if not panels:
         return False
     figure, axes = plt.subplots(len(panels), 1, figsize=(12, 3.2 * len(panels)), squeeze=False)
@@ -244,7 +285,7 @@ def plot_accuracy(results: dict, path: Path) -> bool:
         axis.set_xticks(np.arange(len(chosen)))
         axis.set_xticklabels([row["method"] for row in chosen], rotation=20, ha="right", fontsize=8)
         axis.set_ylim(0, 1.05)
-        axis.set_title(f"{dataset} {sequence}: " + ("GT masks, identities removed (linking only)" if gt
+        axis.set_title(f"{dataset} {sequence}{' (training data)' if (dataset, sequence) in trained_on else ''}: " + ("GT masks, identities removed (linking only)" if gt
                                                     else "cells from the detector / segmentation"), fontsize=10)
         axis.grid(axis="y", alpha=0.3)
     figure.legend(*axes[0, 0].get_legend_handles_labels(), ncol=len(PLOTTED), fontsize=8, loc="upper center")

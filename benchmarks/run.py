@@ -19,11 +19,21 @@ Accuracy rows, all scored by py-ctcmetrics (``celltrack.evaluation.evaluate_ctc`
   (default + gap closing over 2 frames), the paper's ablation ``celltrack-no-spatial-head`` / ``celltrack-no-visual-head`` (models
   trained with one head off: pass their weights, else the rows say so and are skipped), the labelled
   extras ``celltrack-visual-scores-only`` / ``celltrack-spatial-scores-only`` (the full model, its tracker
-  reading one head's scores: not a trained ablation), and ``iou`` and ``laptrack`` linking the very same
-  detections;
+  reading one head's scores: not a trained ablation), and ``iou`` (CellTrack's tracker and assignment
+  with the learned scores off), ``iou-paper-rule`` (the same with the paper's per-cell rule) and
+  ``laptrack`` linking the very same detections;
 * ``classical+laptrack``: Otsu/watershed segmentation linked by laptrack;
 * linking only (``uses_gt_masks`` true): the same CellTrack rows, ``iou`` and ``laptrack`` on the GT masks
-  with identities removed (track_video.py's ``--masks`` mode).
+  with identities removed (track_video.py's ``--masks`` mode; where the GT has no complete segmentation,
+  as most GOWT1 frames, the TRA markers stand for the cells).
+
+Peers are fair: laptrack's options are the ones ``benchmarks/tune_laptrack.py`` chose on the training
+sequence Fluo-N2DH-SIM+ 01 (``benchmarks/laptrack_tuned.json``; LAPTRACK_DEFAULTS, said so in the report,
+when the file is missing), and ``iou`` uses the config's ``CELLTRACK.TRACKER.METHOD`` and ``ALPHA``. Every
+row carries ``training_data``: true on a sequence the evaluated model was trained on (the config's
+``DATASETS.TRAIN``, frame ranges dropped) or laptrack was tuned on; RESULTS.md marks those tables. The
+training sequence itself can be scored too (``--sequences Fluo-N2DH-SIM+/01``, in the defaults) to show
+how far the test scores are from the training ones.
 """
 from __future__ import annotations
 
@@ -33,13 +43,14 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -52,7 +63,8 @@ import pycocotools.mask as mask_util  # noqa: E402
 import torch  # noqa: E402
 
 from baselines import (  # noqa: E402
-    CLASSICAL_DEFAULTS, LAPTRACK_DEFAULTS, classical_segmentation, link_iou, link_laptrack, remove_identities)
+    CLASSICAL_DEFAULTS, LAPTRACK_TUNED, classical_segmentation, laptrack_options, link_iou, link_laptrack,
+    remove_identities)
 from celltrack.config import get_celltrack_cfg  # noqa: E402
 from celltrack.data import load_ctc_sequence, read_frame  # noqa: E402
 from celltrack.data.ctc import RAW_PATTERN, read_lineage, write_lineage  # noqa: E402
@@ -63,7 +75,8 @@ from celltrack.tracking.predictor import (  # noqa: E402
 from celltrack.tracking.tracker import Detections, Tracker  # noqa: E402
 
 SECTIONS = ("accuracy", "speed", "scale")
-DEFAULT_SEQUENCES = ("Fluo-N2DH-SIM+/02", "Fluo-N2DH-GOWT1/01")
+# Test sequence first; then the training sequences (marked as such in the report), to show the gap.
+DEFAULT_SEQUENCES = ("Fluo-N2DH-SIM+/02", "Fluo-N2DH-GOWT1/01", "Fluo-N2DH-SIM+/01")
 DEFAULT_CONFIG = "configs/CellTrack-R18-FPN-cpu.yaml"
 DEFAULT_WEIGHTS = "output/cpu-sim01/model_final.pth"
 HEADS = ("visual", "spatial")
@@ -148,6 +161,7 @@ class SequenceData:
     frame_paths: List[Path]
     gt_dir: Path  # the GT folder, or a truncated view of it in the work folder
     records: Optional[List[dict]] = field(default=None, repr=False)
+    training_data: bool = False  # the evaluated model was trained (or laptrack tuned) on this sequence
 
     @property
     def name(self) -> str:
@@ -158,8 +172,10 @@ class SequenceData:
         return len(self.frame_paths)
 
     def gt_labels(self, frame: int, seed: int = 0) -> np.ndarray:
-        """GT masks of a frame (SEG where complete, else TRA markers, as the data loader reads them),
-        identities removed (the same random relabelling on every call)."""
+        """GT masks of a frame, identities removed (the same random relabelling on every call).
+
+        Every cell of the frame is there: its SEG mask where the SEG frame annotates it, else its TRA
+        marker (as the data loader reads them; on GOWT1 01, markers in most frames)."""
         if self.records is None:
             self.records = load_ctc_sequence(self.root, self.sequence)[: self.num_frames]
         record = self.records[frame]
@@ -170,6 +186,20 @@ class SequenceData:
 
     def gt_label_frames(self) -> Iterator[np.ndarray]:
         return (self.gt_labels(frame) for frame in range(self.num_frames))
+
+
+def training_sequences(dataset_names: Sequence[str]) -> Dict[str, str]:
+    """The sequences a model has seen, from its ``DATASETS.TRAIN``: ``{"<dataset>/<NN>": the name there}``.
+
+    A frame range (``"Fluo-N2DH-SIM+/01[0:55]"``) is dropped from the key: the whole sequence counts as
+    training data, since the frames of a sequence share its cells and imaging.
+    """
+    return {re.sub(r"\[[^\]]*\]$", "", name): name for name in dataset_names}
+
+
+def config_training_sequences(config_file: str) -> Dict[str, str]:
+    """:func:`training_sequences` of a config file's ``DATASETS.TRAIN`` (a path relative to the repository)."""
+    return training_sequences(get_celltrack_cfg(str(REPO / config_file)).DATASETS.TRAIN)
 
 
 def truncated_gt(gt_dir: Path, num_frames: int, out_dir: Path) -> Path:
@@ -269,7 +299,8 @@ def score_row(method: str, seq: SequenceData, result_dir: Path, args, *, uses_gt
               seconds: float, note: str = "") -> dict:
     scores = evaluate_ctc(result_dir, seq.gt_dir, threads=args.threads, strict=False)
     row = {"method": method, "dataset": seq.dataset, "sequence": seq.sequence, "uses_gt_masks": uses_gt_masks,
-           "cells": cells, "frames": seq.num_frames, **scores, "link_seconds": round(seconds, 2)}
+           "training_data": seq.training_data, "cells": cells, "frames": seq.num_frames, **scores,
+           "link_seconds": round(seconds, 2)}
     if note:
         row["note"] = note
     summary = "  ".join(f"{key} {scores[key]:.3f}" for key in ("SEG", "DET", "TRA", "CT", "BC(2)", "BIO(2)")
@@ -281,7 +312,7 @@ def score_row(method: str, seq: SequenceData, result_dir: Path, args, *, uses_gt
 def skipped_row(method: str, seq: SequenceData, uses_gt_masks: bool, reason: str) -> dict:
     log(f"  {method:32s} skipped: {reason}")
     return {"method": method, "dataset": seq.dataset, "sequence": seq.sequence, "uses_gt_masks": uses_gt_masks,
-            "skipped": reason}
+            "training_data": seq.training_data, "skipped": reason}
 
 
 def fresh(folder: Path) -> Path:
@@ -327,49 +358,123 @@ def detections_cache(args, work: Path, model: Model, seq: SequenceData, cells: s
                                       cells, seq.name, seq.num_frames)
 
 
-def baseline_rows(seq: SequenceData, gt_masks: bool, models: Dict[str, Model], args, work: Path) -> List[dict]:
-    """``iou`` and ``laptrack`` linking the same cells as CellTrack: its detections, or the GT masks."""
-    methods = (("iou", link_iou), ("laptrack", link_laptrack))
+@dataclass(frozen=True)
+class Linker:
+    """A baseline linker row: ``link(label_frames, result_dir)`` writes a CTC result."""
+
+    method: str
+    link: Callable
+    note: str
+
+
+# The rule ``iou`` uses for each tracker rule that needs learned weights: the same one-to-one assignment,
+# of mask IoU instead of learned link probabilities.
+WITHOUT_LEARNED_WEIGHTS = {"learned": "global"}
+
+
+def iou_method(method: str) -> str:
+    """The tracker rule of the ``iou`` row for CellTrack's rule ``method`` (the config's CELLTRACK.TRACKER.METHOD)."""
+    return WITHOUT_LEARNED_WEIGHTS.get(method, method)
+
+
+def baseline_linkers(method: str, alpha: float, laptrack: dict, laptrack_note: str) -> List[Linker]:
+    """``iou`` with CellTrack's assignment ``method`` (:func:`iou_method`) and overlap threshold ``alpha``
+    (the config's CELLTRACK.TRACKER.METHOD and ALPHA) and the learned scores off, the same with the paper's
+    per-cell rule when that is not the default, and ``laptrack`` with the options ``laptrack``."""
+
+    def iou(rule: str) -> Callable:
+        return lambda frames, out_dir: link_iou(frames, out_dir, alpha=alpha, method=rule)
+
+    rule = iou_method(method)
+    assignment = (f"its default '{rule}' assignment" if rule == method
+                  else f"the '{rule}' assignment (its default '{method}' rule without learned weights)")
+    linkers = [Linker("iou", iou(rule), f"CellTrack's tracker with the learned scores off: {assignment} of mask IoU "
+                                        f"(IoU >= {alpha:g}; a second daughter needs IoU >= {alpha:g})")]
+    if rule != "paper":
+        linkers.append(Linker("iou-paper-rule", iou("paper"),
+                              f"as `iou` with the paper's per-cell rule (each cell continues its best overlap, "
+                              f"IoU >= {alpha:g}; two cells taking one = a division)"))
+    linkers.append(Linker("laptrack", lambda frames, out_dir: link_laptrack(frames, out_dir, **laptrack),
+                          laptrack_note))
+    return linkers
+
+
+def baseline_rows(seq: SequenceData, gt_masks: bool, models: Dict[str, Model], linkers: Sequence[Linker], args,
+                  work: Path) -> List[dict]:
+    """The baseline linkers on the same cells as CellTrack: its detections, or the GT masks."""
     if gt_masks:
         label_frames, cells = seq.gt_label_frames, "gt"
     elif missing_weights(models["main"]) is None:
         cache = detections_cache(args, work, models["main"], seq, "celltrack")
         label_frames, cells = (lambda: cached_labels(cache, seq.num_frames)), "celltrack"
     else:
-        return [skipped_row(method, seq, False, "needs CellTrack's detections (--weights)") for method, _ in methods]
+        return [skipped_row(linker.method, seq, False, "needs CellTrack's detections (--weights)")
+                for linker in linkers]
     rows = []
-    for method, link in methods:
-        result_dir = fresh(work / "results" / seq.name / f"{method}{'@gt' if gt_masks else ''}")
-        _, seconds = timed(link, label_frames(), result_dir)
-        rows.append(score_row(method, seq, result_dir, args, uses_gt_masks=gt_masks, cells=cells, seconds=seconds))
+    for linker in linkers:
+        result_dir = fresh(work / "results" / seq.name / f"{linker.method}{'@gt' if gt_masks else ''}")
+        _, seconds = timed(linker.link, label_frames(), result_dir)
+        rows.append(score_row(linker.method, seq, result_dir, args, uses_gt_masks=gt_masks, cells=cells,
+                              seconds=seconds, note=linker.note))
     return rows
 
 
-def classical_row(seq: SequenceData, args, work: Path) -> dict:
+def classical_row(seq: SequenceData, laptrack: dict, args, work: Path) -> dict:
     """Otsu + watershed segmentation, linked by laptrack: what a user has without a trained model."""
     result_dir = fresh(work / "results" / seq.name / "classical+laptrack")
     segmented = (classical_segmentation(read_frame(path, frame)) for frame, path in enumerate(seq.frame_paths))
-    _, seconds = timed(link_laptrack, segmented, result_dir)
+    _, seconds = timed(link_laptrack, segmented, result_dir, **laptrack)
     return score_row("classical+laptrack", seq, result_dir, args, uses_gt_masks=False, cells="classical",
-                     seconds=seconds, note="segmentation and linking time together")
+                     seconds=seconds, note="segmentation and linking time together; laptrack's options as `laptrack`")
+
+
+def describe_laptrack(options: dict, provenance: dict) -> str:
+    """One line: laptrack's options and where they come from."""
+    values = ", ".join(f"{key} {value:g}" for key, value in options.items())
+    if provenance["source"] == "tuned":
+        return (f"LAP on centroids with gap closing and splitting; {values}: tuned on {provenance['sequence']} "
+                f"GT masks (training data; benchmarks/{provenance['file']})")
+    return f"LAP on centroids with gap closing and splitting; {values}: UNTUNED defaults ({provenance['note']})"
+
+
+def mark_training_data(sequences: Sequence[SequenceData], config_file: str, laptrack: dict) -> Dict[str, str]:
+    """Set ``training_data`` on the sequences the model was trained on or laptrack was tuned on; return
+    ``{"<dataset>/<NN>": why}`` for each such sequence."""
+    why: Dict[str, List[str]] = {}
+    for sequence, name in config_training_sequences(config_file).items():
+        why.setdefault(sequence, []).append(f"CellTrack trained on {name} (DATASETS.TRAIN of {config_file})")
+    if laptrack.get("sequence"):
+        why.setdefault(laptrack["sequence"], []).append("laptrack's options tuned on it")
+    for seq in sequences:
+        seq.training_data = seq.name in why
+    return {sequence: "; ".join(reasons) for sequence, reasons in why.items()}
 
 
 def run_accuracy(args, data: Path, work: Path) -> Tuple[List[dict], dict]:
     """All accuracy rows for the chosen sequences, and the run's parameters (with detection s/frame)."""
     sequences = find_sequences(data, args.sequences, args.max_frames, work)
+    laptrack, provenance = laptrack_options(args.laptrack_options)
+    if provenance["source"] != "tuned":
+        log(f"accuracy: {provenance['note']}")
+    training = mark_training_data(sequences, args.config_file, provenance)
+    tracker = get_celltrack_cfg(str(REPO / args.config_file)).CELLTRACK.TRACKER
+    linkers = baseline_linkers(tracker.METHOD, tracker.ALPHA, laptrack, describe_laptrack(laptrack, provenance))
     models = build_models(args)
     predictors = {key: CellTrackPredictor(model_cfg(args, model)) for key, model in models.items()
                   if missing_weights(model) is None}
     rows, timings = [], {}
     for seq in sequences:
-        log(f"accuracy: {seq.name}, {seq.num_frames} frames")
+        log(f"accuracy: {seq.name}, {seq.num_frames} frames" + (" (training data)" if seq.training_data else ""))
         for gt_masks in (False, True):
             celltrack, seconds = celltrack_rows(seq, gt_masks, models, predictors, args, work)
-            rows += celltrack + baseline_rows(seq, gt_masks, models, args, work)
+            rows += celltrack + baseline_rows(seq, gt_masks, models, linkers, args, work)
             timings.update({f"{seq.name} {'GT masks' if gt_masks else 'detected'} {key}": value
                             for key, value in seconds.items()})
-        rows.append(classical_row(seq, args, work))
-    parameters = {"laptrack": LAPTRACK_DEFAULTS, "classical": CLASSICAL_DEFAULTS,
+        rows.append(classical_row(seq, laptrack, args, work))
+    parameters = {"laptrack": laptrack, "laptrack_source": provenance, "classical": CLASSICAL_DEFAULTS,
+                  "iou": {"method": iou_method(tracker.METHOD), "alpha": tracker.ALPHA,
+                          "division_min_score": tracker.ALPHA},
+                  "training_data": training,
                   "weights": {key: model.weights for key, model in models.items()}, "config_file": args.config_file,
                   "seconds_per_frame": timings, "max_frames": args.max_frames}
     return rows, parameters
@@ -639,12 +744,15 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="sections to run")
     parser.add_argument("--data", help="CTC data folder (default $CELLTRACK_DATA, else ../shared/data)")
-    parser.add_argument("--sequences", nargs="+", default=list(DEFAULT_SEQUENCES), help="<dataset>/<NN> to report on")
+    parser.add_argument("--sequences", nargs="+", default=list(DEFAULT_SEQUENCES),
+                        help="<dataset>/<NN> to report on (training sequences are scored too, marked as such)")
     parser.add_argument("--max-frames", type=int, help="only the first N frames of each sequence (quick runs)")
     parser.add_argument("--config-file", default=DEFAULT_CONFIG)
     parser.add_argument("--weights", default=DEFAULT_WEIGHTS, help="the trained CellTrack model")
     parser.add_argument("--weights-no-spatial", help="a model trained with MODEL.TRACK_HEAD.SPATIAL_ON False")
     parser.add_argument("--weights-no-visual", help="a model trained with MODEL.TRACK_HEAD.VISUAL_ON False")
+    parser.add_argument("--laptrack-options", default=str(LAPTRACK_TUNED),
+                        help="laptrack's tuned options (benchmarks/tune_laptrack.py); defaults when missing")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="py-ctcmetrics processes")
     parser.add_argument("--speed-frames", type=int, default=10, help="frames timed for frames/s")

@@ -177,8 +177,7 @@ def fit_link_model(cfg, head: torch.nn.Module, frames: List[FramePair], statisti
     division_x, division_y, true_divisions = [], [], 0
     for frame, previous, pairs, features, _ in per_frame:
         divisions = linker.division_candidates(pairs, linker.link_probability(features))
-        index = {(int(i), int(j)): row for row, (i, j) in enumerate(pairs)}
-        division_x.append(linker.division_features(divisions, features, index, frame.centers, previous.centers,
+        division_x.append(linker.division_features(divisions, pairs, features, frame.centers, previous.centers,
                                                    frame.areas, previous.areas))
         mother_track = previous.track_ids[divisions[:, 0]]
         division_y.append((frame.parent_ids[divisions[:, 1]] == mother_track)

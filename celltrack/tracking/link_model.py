@@ -94,28 +94,32 @@ class LinkModel:
     def division_candidates(self, pairs: np.ndarray, link_probability: np.ndarray, per_mother: int = 4) -> np.ndarray:
         """(D, 3) rows (mother in t-1, daughter a, daughter b in t), a < b: every two of the ``per_mother``
         candidate cells of t most likely linked to each t-1 cell."""
-        rows = []
+        if len(pairs) == 0:
+            return np.zeros((0, 3), dtype=np.int64)
         order = np.lexsort((-link_probability, pairs[:, 1]))
-        mothers = pairs[order, 1]
+        mothers, cells = pairs[order, 1], pairs[order, 0]
         starts = np.flatnonzero(np.r_[True, mothers[1:] != mothers[:-1]])
-        for start, stop in zip(starts, np.r_[starts[1:], len(order)]):
-            cells = pairs[order[start:min(stop, start + per_mother)], 0]
-            for i in range(len(cells)):
-                for j in range(i + 1, len(cells)):
-                    rows.append((mothers[start], min(cells[i], cells[j]), max(cells[i], cells[j])))
-        return np.array(rows, dtype=np.int64).reshape(-1, 3)
+        sizes = np.diff(np.r_[starts, len(order)])
+        rows = []
+        for first in range(per_mother):
+            for second in range(first + 1, per_mother):
+                groups = starts[sizes > second]
+                a, b = cells[groups + first], cells[groups + second]
+                rows.append(np.stack([mothers[groups], np.minimum(a, b), np.maximum(a, b)], axis=1))
+        return np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, 3), dtype=np.int64)
 
-    def division_features(self, divisions: np.ndarray, pair_features: np.ndarray, pair_index: Mapping,
+    def division_features(self, divisions: np.ndarray, pairs: np.ndarray, pair_features: np.ndarray,
                           centers_t: np.ndarray, centers_prev: np.ndarray, areas_t: np.ndarray,
                           areas_prev: np.ndarray) -> np.ndarray:
         """(D, len(DIVISION_FEATURES)) evidence of candidate divisions (rows of ``division_candidates``).
 
-        ``pair_features`` are the link features of the candidate pairs and ``pair_index`` maps
-        (index in t, index in t-1) to their row.
+        ``pairs`` are the candidate pairs (sorted, unique, as ``linking.merge_pairs`` returns them) and
+        ``pair_features`` their link features.
         """
         mother, a, b = divisions.T
-        fa = pair_features[[pair_index[(i, m)] for i, m in zip(a, mother)]].reshape(-1, len(LINK_FEATURES))
-        fb = pair_features[[pair_index[(i, m)] for i, m in zip(b, mother)]].reshape(-1, len(LINK_FEATURES))
+        codes = pairs[:, 0] * len(centers_prev) + pairs[:, 1]
+        fa = pair_features[np.searchsorted(codes, a * len(centers_prev) + mother)].reshape(-1, len(LINK_FEATURES))
+        fb = pair_features[np.searchsorted(codes, b * len(centers_prev) + mother)].reshape(-1, len(LINK_FEATURES))
         scale = self.displacement_scale
         spacing = np.linalg.norm(centers_t[a] - centers_t[b], axis=1) / scale
         midpoint = np.linalg.norm((centers_t[a] + centers_t[b]) / 2 - centers_prev[mother], axis=1) / scale
@@ -155,15 +159,15 @@ def learned_rule(pairs: np.ndarray, link_probability: np.ndarray, num_t: int, nu
     taken_by = np.full(num_prev, -1, dtype=np.int64)
     taken_by[matched[matched >= 0]] = np.flatnonzero(matched >= 0)
     divided = np.zeros(num_prev, dtype=bool)
-    for d in np.argsort(-division_probability, kind="stable"):
-        if division_probability[d] < division_threshold:
-            break
+    mother, a, b = divisions.T if len(divisions) else np.zeros((3, 0), dtype=np.int64)
+    # What the one-to-one links allow (checked once, vectorised); what earlier divisions take, in the loop.
+    possible = ((division_probability >= division_threshold)
+                & ((matched[a] == -1) | (matched[a] == mother)) & ((matched[b] == -1) | (matched[b] == mother))
+                & ((taken_by[mother] == -1) | (taken_by[mother] == a) | (taken_by[mother] == b)))
+    candidates = np.flatnonzero(possible)
+    for d in candidates[np.argsort(-division_probability[candidates], kind="stable")]:
         mother, a, b = divisions[d]
         if divided[mother] or is_daughter[a] or is_daughter[b]:
-            continue
-        if matched[a] not in (-1, mother) or matched[b] not in (-1, mother):
-            continue
-        if taken_by[mother] not in (-1, a, b):
             continue
         matched[a] = matched[b] = mother
         is_daughter[a] = is_daughter[b] = True

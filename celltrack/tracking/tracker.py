@@ -378,9 +378,8 @@ class Tracker:
                                        areas_t, areas_prev)
         link_probability = model.link_probability(features)
         divisions = model.division_candidates(pairs, link_probability)
-        pair_index = {(int(i), int(j)): row for row, (i, j) in enumerate(pairs)}
         division_probability = model.division_probability(model.division_features(
-            divisions, features, pair_index, detections.centers, previous.centers, areas_t, areas_prev))
+            divisions, pairs, features, detections.centers, previous.centers, areas_t, areas_prev))
         return learned_rule(pairs, link_probability, detections.num_cells, previous.num_cells, divisions,
                             division_probability, self.link_threshold, self.division_threshold)
 

@@ -318,7 +318,8 @@ ROWS = {
                             "--z 3 is out of range"),
     "--z on a folder": Row("track_video", lambda c: c.track(None, "--z", 0), 2, "pick a plane of a TIFF hyperstack"),
     # 4. resume only the same run
-    "resume with another movie": Row("track_video", resume_other_movie, 2, "differs from this one in its movie (path, frames"),
+    "resume with another movie": Row("track_video", resume_other_movie, 2,
+                                     "differs from this one in its movie (path, frames"),
     "resume with another config": Row("track_video", resume_other_config, 2, "differs from this one in its config"),
     "resume with other weights": Row("track_video", resume_other_weights, 2, "differs from this one in its weights"),
     # 6. weights files that are not checkpoints

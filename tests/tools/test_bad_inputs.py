@@ -461,7 +461,8 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def test_1001_frames_track_and_resume_after_an_interruption_at_frame_1000(case, monkeypatch, capsys, one_thread):
+def test_1001_frames_track_and_resume_after_an_interruption_at_frame_1000(case, monkeypatch, capsys, trained_tiny,
+                                                                         one_thread):
     root = case.tmp / "long"
     make_synthetic_sequence(root, "01", num_frames=1001, num_cells=3, height=32, width=32, seed=0,
                             cell_radius=(4.0, 6.0), drift=(0.0, 0.0), speed=0.3)

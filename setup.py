@@ -37,6 +37,6 @@ setup(
         "scikit-image",
     ],
     extras_require={
-        "dev": ["pytest", "laptrack"],
+        "dev": ["pytest", "hypothesis", "laptrack"],
     },
 )

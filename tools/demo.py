@@ -9,7 +9,6 @@
 Everything lands in one folder (default demo_output/). Re-running reuses the generated data and the
 trained model; pass --fresh to start over.
 """
-import argparse
 import json
 import shutil
 import subprocess
@@ -18,6 +17,7 @@ import time
 from pathlib import Path
 
 import celltrack  # noqa: F401  (compat shims + registrations, before detectron2)
+from celltrack.cli import ToolParser, tool
 from celltrack.config import get_celltrack_cfg
 from celltrack.data import make_synthetic_sequence, register_ctc_dataset
 from celltrack.trainer import CellTrackTrainer
@@ -28,12 +28,16 @@ MOVIE = dict(num_frames=40, num_cells=10, height=192, width=192, cell_radius=(8.
 
 
 def run(*command) -> None:
+    """Run a CellTrack tool; if it fails, it has said why: stop with its exit status."""
     print("$", " ".join(map(str, command)), flush=True)
-    subprocess.run([sys.executable, *map(str, command)], check=True, cwd=REPO)
+    status = subprocess.run([sys.executable, *map(str, command)], cwd=REPO).returncode
+    if status:
+        raise SystemExit(status)
 
 
+@tool()
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ToolParser(description=__doc__)
     parser.add_argument("--output", default=str(REPO / "demo_output"), help="demo folder (default demo_output/)")
     parser.add_argument("--fresh", action="store_true", help="delete the demo folder first")
     parser.add_argument("opts", nargs="*", help="config overrides for training, e.g. SOLVER.MAX_ITER 100")

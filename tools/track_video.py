@@ -6,50 +6,52 @@
     python tools/track_video.py MOVIE ... --masks MY_LABELS/     # link a segmentation you already have
     python tools/track_video.py MOVIE ... --resume               # continue an interrupted run
 
-MOVIE is a folder of frames, a TIFF stack (T, Y, X) or a video file. Trailing KEY VALUE pairs override
-the config, e.g. CELLTRACK.TRACKER.METHOD global.
+MOVIE is a folder of frames, a TIFF stack (T, Y, X) or a video file; a TIFF hyperstack with channels or
+z-slices needs --channel / --z. Trailing KEY VALUE pairs override the config, e.g.
+CELLTRACK.TRACKER.METHOD global.
+
+Exit status: 0 done; 2 an input cannot be used (one line says which file and what to do; --debug shows
+the traceback); 130 interrupted (--resume continues).
 """
-import argparse
 import json
 import sys
 
 import celltrack  # noqa: F401  (compat shims + registrations, before detectron2)
-from celltrack.checkpoint import WeightsMismatchError
-from celltrack.config import get_celltrack_cfg
-from celltrack.data.movie import DataError
+from celltrack.cli import ToolParser, load_config, tool
 from celltrack.tracking.predictor import CellTrackPredictor
 from celltrack.tracking.track_movie import track_movie
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ToolParser(description=__doc__)
     parser.add_argument("movie", help="folder of frames, TIFF stack or video")
     parser.add_argument("--config-file", required=True, help="the config the weights were trained with")
     parser.add_argument("--weights", required=True, help="trained CellTrack checkpoint (.pth)")
     parser.add_argument("--output", required=True, help="output folder (must be empty unless --overwrite/--resume)")
     parser.add_argument("--masks", help="label images per frame (folder or stack) to link instead of detecting")
+    parser.add_argument("--channel", type=int, help="channel to track in a TIFF hyperstack with several (from 0)")
+    parser.add_argument("--z", type=int, help="z-slice to track in a TIFF hyperstack with several (from 0)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: the config's MODEL.DEVICE)")
-    parser.add_argument("--overwrite", action="store_true", help="replace results in a non-empty --output")
-    parser.add_argument("--resume", action="store_true", help="continue an interrupted run in --output")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the results of an earlier run in --output (other files are kept)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run in --output (same movie, config and weights)")
     parser.add_argument("--fps", type=float, default=5.0, help="frame rate of overlay.mp4")
     parser.add_argument("opts", nargs="*", help="config overrides: KEY VALUE ...")
     return parser.parse_intermixed_args(argv)
 
 
+@tool(resumable=True)
 def main(argv=None) -> int:
     args = parse_args(argv)
     opts = list(args.opts) + ["MODEL.WEIGHTS", args.weights]
     if args.device:
         opts += ["MODEL.DEVICE", args.device]
-    cfg = get_celltrack_cfg(args.config_file, opts)
+    cfg = load_config(args.config_file, opts)
     cfg.freeze()
-    try:
-        predictor = CellTrackPredictor(cfg)
-        summary = track_movie(predictor, args.movie, args.output, masks=args.masks, overwrite=args.overwrite,
-                              resume=args.resume, fps=args.fps)
-    except (DataError, FileExistsError, FileNotFoundError, WeightsMismatchError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    predictor = CellTrackPredictor(cfg)
+    summary = track_movie(predictor, args.movie, args.output, masks=args.masks, overwrite=args.overwrite,
+                          resume=args.resume, fps=args.fps, channel=args.channel, z=args.z)
     print(json.dumps(summary, indent=2))
     print(f"results in {args.output}: res/ (CTC), tracks.csv, overlay.mp4, lineage.png, summary.json")
     return 0

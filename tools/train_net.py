@@ -9,29 +9,30 @@
 
 Datasets are named "<CTC dataset>/<sequence>" (e.g. "Fluo-N2DH-SIM+/01") and found under
 CELLTRACK.DATA_ROOT (or $CELLTRACK_DATA).
+
+Exit status: 0 done; 2 an input cannot be used (one line says which file and what to do; --debug shows
+the traceback); 130 interrupted (--resume continues from the last checkpoint).
 """
+import sys
+
 import celltrack  # noqa: F401  (compat shims + registrations, before detectron2)
 from celltrack.checkpoint import CellTrackCheckpointer
-from celltrack.config import add_celltrack_config
+from celltrack.cli import ToolParser, load_config, tool
 from celltrack.data.catalog import register_named_sequences
 from celltrack.trainer import CellTrackTrainer
-from detectron2.config import get_cfg
 from detectron2.engine import default_argument_parser, default_setup, launch
 from detectron2.evaluation import verify_results
 
 
 def setup(args):
-    cfg = get_cfg()
-    add_celltrack_config(cfg)
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
+    cfg = load_config(args.config_file, args.opts)
     cfg.freeze()
     default_setup(cfg, args)
     register_named_sequences(list(cfg.DATASETS.TRAIN) + list(cfg.DATASETS.TEST), cfg)
     return cfg
 
 
-def main(args):
+def train(args):
     cfg = setup(args)
     if args.eval_only:
         model = CellTrackTrainer.build_model(cfg)
@@ -44,6 +45,13 @@ def main(args):
     return trainer.train()
 
 
+@tool(resumable=True)
+def main(argv=None) -> int:
+    parser = ToolParser(description=__doc__, parents=[default_argument_parser()], add_help=False)
+    args = parser.parse_args(argv)
+    launch(train, args.num_gpus, args.num_machines, args.machine_rank, args.dist_url, args=(args,))
+    return 0
+
+
 if __name__ == "__main__":
-    args = default_argument_parser().parse_args()
-    launch(main, args.num_gpus, args.num_machines, args.machine_rank, args.dist_url, args=(args,))
+    sys.exit(main())

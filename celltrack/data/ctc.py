@@ -427,7 +427,9 @@ class CTCTrackWriter:
 
     Args:
         out_dir: output folder, e.g. ``.../01_RES`` (created).
-        num_frames: movie length if known; more than 1000 frames use 4-digit names.
+        num_frames: movie length if known: up to 1000 frames have 3-digit names (``mask000.tif``), more
+            have 4. None (a stream of unknown length) uses 4 digits from the start, which every CTC
+            tool reads too.
         ground_truth: write GT names (``man_trackTTT.tif`` + ``man_track.txt``) instead of results
             (``maskTTT.tif`` + ``res_track.txt``).
         compression: TIFF compression (None = uncompressed, which every CTC tool reads; "zlib" is smaller).
@@ -437,7 +439,7 @@ class CTCTrackWriter:
                  compression: Optional[str] = None):
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.digits = 4 if num_frames is not None and num_frames > 1000 else 3
+        self.digits = 3 if num_frames is not None and num_frames <= 1000 else 4
         self.mask_prefix, self.track_file = (
             ("man_track", "man_track.txt") if ground_truth else ("mask", "res_track.txt"))
         self.compression = compression
@@ -446,6 +448,7 @@ class CTCTrackWriter:
         self._tracks: dict[int, list[int]] = {}  # written label -> [begin, end, parent]
         self._segments: dict[int, list[int]] = {}  # input label -> its written labels, in time order
         self._max_label = 0
+        self._lowest_free = 1  # once labels reach 65535, renumbered tracks take free labels from the bottom
 
     def mask_path(self, frame: int) -> Path:
         return self.out_dir / f"{self.mask_prefix}{frame:0{self.digits}d}.tif"
@@ -457,8 +460,8 @@ class CTCTrackWriter:
             raise ValueError(f"{self.out_dir}: got frame {frame}, expected frame {self.next_frame}; "
                              f"write frames in order 0, 1, 2, ... without gaps.")
         if frame >= 10 ** self.digits:
-            raise ValueError(f"{self.out_dir}: frame {frame} needs more than {self.digits} digits; "
-                             f"pass num_frames to CTCTrackWriter.")
+            raise ValueError(f"{self.out_dir}: frame {frame} needs more than {self.digits} digits; pass the "
+                             f"true num_frames (or None) to CTCTrackWriter.")
         if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer) or labels.min(initial=0) < 0:
             raise ValueError(f"{self.out_dir} (frame {frame}): expected a 2-D non-negative integer label "
                              f"image, got dtype {labels.dtype} shape {labels.shape}.")
@@ -485,12 +488,24 @@ class CTCTrackWriter:
             return segments[-1]
         written = label if label <= MAX_LABEL and label not in self._tracks else self._max_label + 1
         if written > MAX_LABEL:
+            while self._lowest_free in self._tracks:
+                self._lowest_free += 1
+            written = self._lowest_free
+        if written > MAX_LABEL:
             raise ValueError(f"{self.out_dir} (frame {frame}): more than {MAX_LABEL} track segments; "
                              f"CTC masks are 16-bit.")
         self._tracks[written] = [frame, frame, segments[-1] if segments else 0]
         segments.append(written)
         self._max_label = max(self._max_label, written)
         return written
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue writing after a restart (plain Python values; pickle them)."""
+        return {key: value for key, value in vars(self).items() if key != "out_dir"}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        """Continue from :meth:`state_dict`: the next frame written is ``state["next_frame"]``."""
+        vars(self).update(state)
 
     def close(self, parents: Optional[Mapping[int, int]] = None) -> np.ndarray:
         """Write the lineage file and return it as ``(N, 4)`` rows ``[label, begin, end, parent]``.
@@ -524,8 +539,11 @@ def write_ctc_results(out_dir, label_images: Iterable[np.ndarray], parents: Opti
                       num_frames: Optional[int] = None) -> np.ndarray:
     """Write label images (frames 0, 1, ...) and parent links as a CTC result; return the lineage.
 
-    Convenience wrapper around :class:`CTCTrackWriter` (see it for the rules).
+    Convenience wrapper around :class:`CTCTrackWriter` (see it for the rules); ``num_frames`` defaults
+    to ``len(label_images)`` when it has one.
     """
+    if num_frames is None and hasattr(label_images, "__len__"):
+        num_frames = len(label_images)
     writer = CTCTrackWriter(out_dir, num_frames=num_frames)
     for frame, labels in enumerate(label_images):
         writer.write_frame(frame, labels)

@@ -118,10 +118,16 @@ def trk_to_ctc(path, root, channel: Optional[int] = None, first_sequence: int = 
     """Convert a ``.trk``/``.trks`` to CTC sequences ``root/NN`` (NN = 01, 02, ...); return their names.
 
     Writes raw frames (dtype kept), ``NN_GT/TRA`` (tracked labels + ``man_track.txt``) and ``NN_GT/SEG``
-    (the same labels: DeepCell masks are complete segmentations).
+    (the same labels: DeepCell masks are complete segmentations). Refuses (:class:`DataError`) to write
+    into a sequence folder that already holds files.
     """
-    root, sequences = Path(root), []
-    for index, movie in enumerate(read_trk(path, channel)):
+    root, sequences, movies = Path(root), [], read_trk(path, channel)
+    for index in range(len(movies)):  # never mix a new movie into an old one (e.g. a longer one)
+        for folder in (root / f"{first_sequence + index:02d}", root / f"{first_sequence + index:02d}_GT"):
+            if folder.is_dir() and any(folder.iterdir()):
+                raise DataError(f"{folder}: already holds a sequence. Convert into another folder, choose another "
+                                f"--first-sequence, or delete it first.")
+    for index, movie in enumerate(movies):
         sequence = f"{first_sequence + index:02d}"
         num_frames = len(movie.raw)
         digits = 4 if num_frames > 1000 else 3

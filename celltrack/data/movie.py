@@ -68,6 +68,8 @@ def read_frame(path, frame: Optional[int] = None) -> np.ndarray:
             image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
             if image is None:
                 raise OSError("OpenCV could not decode it")
+        if np.asarray(image).size == 0:
+            raise OSError("it holds no pixels")
     except Exception as error:  # any decoder failure means the same thing: the file is unusable
         raise DataError(
             f"{where(path, frame)}: cannot be read as an image ({type(error).__name__}: {error}). "
@@ -123,25 +125,66 @@ def _folder_frames(folder: Path) -> Iterator[tuple[int, np.ndarray, Path]]:
         yield frame, read_frame(path, frame), path
 
 
-def _tiff_frames(path: Path) -> Iterator[tuple[int, np.ndarray, Path]]:
+def _tiff_pages(series, path: Path, channel: Optional[int], z: Optional[int]) -> list[int]:
+    """Page index of each time point of a TIFF series, read from its axes (ImageJ/OME metadata).
+
+    Axes outside a page are time (``T``, or ``I``/``Q`` when the file does not say), z (``Z``) and
+    channel (``C``). A movie is 2-D + time: z-slices and channels must be chosen (``z``, ``channel``)
+    rather than read as extra time points, and at most one axis may be time.
+    """
+    leading = len(series.shape) - len(series.pages[0].shape)
+    axes, shape = series.axes.upper()[:leading], series.shape[:leading]
+    index, time_axes = [0] * leading, []
+    for position, (axis, size) in enumerate(zip(axes, shape)):
+        if axis in "CZ":
+            name, option, chosen = ("channels", "--channel", channel) if axis == "C" else ("z-slices", "--z", z)
+            if chosen is None and size > 1:
+                raise DataError(
+                    f"{path}: holds {size} {name} (axes {series.axes}, shape {series.shape}); CellTrack tracks "
+                    f"2-D frames over time. Choose one with {option} N (0..{size - 1})" + (
+                        "; if the z-slices are time points, make them frames (Fiji: Image > Properties) and "
+                        "save again." if axis == "Z" else "."))
+            if chosen is not None and not 0 <= chosen < size:
+                raise DataError(f"{path}: {option} {chosen} is out of range; the file has {size} {name} "
+                                f"(axes {series.axes}). Pass a value from 0 to {size - 1}.")
+            index[position] = chosen or 0
+        elif size > 1:
+            time_axes.append(position)
+    for option, chosen, axis in (("--channel", channel, "C"), ("--z", z, "Z")):
+        if chosen is not None and axis not in axes:
+            raise DataError(f"{path}: {option} given but the file has no {axis} axis (axes {series.axes}). "
+                            f"Drop {option}.")
+    if len(time_axes) > 1:
+        raise DataError(
+            f"{path}: has {len(time_axes)} stacked axes (axes {series.axes}, shape {series.shape}) and no "
+            f"metadata saying which is time. Save a 2-D+T stack (T, Y, X), e.g. from Fiji with its axes set.")
+    pages = []
+    for time_point in range(shape[time_axes[0]] if time_axes else 1):
+        if time_axes:
+            index[time_axes[0]] = time_point
+        pages.append(int(np.ravel_multi_index(index, shape)) if leading else 0)
+    return pages
+
+
+def _open_tiff(path: Path):
     try:
         tiff = tifffile.TiffFile(path)
-        series = tiff.series[0]
+        return tiff, tiff.series[0]
     except Exception as error:
-        raise DataError(f"{path}: cannot be read as a TIFF ({type(error).__name__}: {error}).") from error
+        raise DataError(f"{path}: cannot be read as a TIFF ({type(error).__name__}: {error}). Check that the "
+                        f"file is complete and not corrupted; re-export it if needed.") from error
+
+
+def _tiff_frames(path: Path, channel: Optional[int], z: Optional[int]) -> Iterator[tuple[int, np.ndarray, Path]]:
+    tiff, series = _open_tiff(path)
     with tiff:
-        axes = series.axes.upper()
-        if "C" in axes and series.shape[axes.index("C")] > 1:
-            raise DataError(
-                f"{path}: holds {series.shape[axes.index('C')]} channels (axes {series.axes}, shape "
-                f"{series.shape}); CellTrack expects one channel. Save the fluorescence channel alone."
-            )
-        for frame in range(len(series.pages)):
+        for frame, page in enumerate(_tiff_pages(series, path, channel, z)):
             try:
-                image = tiff.asarray(series=0, key=frame)
+                image = tiff.asarray(series=0, key=page)
             except Exception as error:
                 raise DataError(
-                    f"{where(path, frame)}: page cannot be decoded ({type(error).__name__}: {error})."
+                    f"{where(path, frame)}: page cannot be decoded ({type(error).__name__}: {error}). Check that "
+                    f"the file is complete; re-export it if needed."
                 ) from error
             yield frame, as_single_channel(image, path, frame), path
 
@@ -165,14 +208,22 @@ def _video_frames(path: Path) -> Iterator[tuple[int, np.ndarray, Path]]:
 
 
 def movie_length(path) -> Optional[int]:
-    """Number of frames of a movie without decoding it (for progress bars); None if it cannot tell."""
+    """Number of frames of a movie without decoding it; None if it cannot tell.
+
+    Exact for folders and TIFF stacks; for a video it is what the container claims (a progress-bar
+    total, not a count to rely on).
+    """
     path = Path(path)
     try:
         if path.is_dir():
             return len(numbered_files(path, FRAME_FILE))
         if path.suffix.lower() in TIFF_SUFFIXES:
-            with tifffile.TiffFile(path) as tiff:
-                return len(tiff.series[0].pages)
+            tiff, series = _open_tiff(path)
+            with tiff:
+                leading = len(series.shape) - len(series.pages[0].shape)
+                stacked = [size for axis, size in zip(series.axes.upper(), series.shape[:leading])
+                           if axis not in "CZ"]
+                return max(stacked, default=1)
         if path.suffix.lower() in VIDEO_SUFFIXES:
             capture = cv2.VideoCapture(str(path))
             count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
@@ -183,21 +234,25 @@ def movie_length(path) -> Optional[int]:
     return 1 if path.suffix.lower() in IMAGE_SUFFIXES else None
 
 
-def read_movie(path) -> Iterator[tuple[int, np.ndarray]]:
+def read_movie(path, channel: Optional[int] = None, z: Optional[int] = None) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(frame_index, image (H, W))`` lazily, one frame at a time, from a movie.
 
     ``path`` is a folder of numbered frames (``t000.tif``, ``img_12.png``, ...; the last number in the
     name is the frame index, and numbers must be contiguous), a TIFF (one frame or a ``(T, Y, X)``
-    stack), or a video file OpenCV can decode (frames numbered from 0). Raises :class:`DataError`,
-    naming file and frame, for unreadable input, multi-channel frames or frames of differing sizes.
+    stack; a hyperstack with channels or z-slices needs ``channel`` / ``z`` to pick one), or a video
+    file OpenCV can decode (frames numbered from 0). Raises :class:`DataError`, naming file and frame,
+    for unreadable input, multi-channel frames or frames of differing sizes.
     """
     path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: does not exist. Check the path.")
+    if (channel is not None or z is not None) and (path.is_dir() or path.suffix.lower() not in TIFF_SUFFIXES):
+        raise DataError(f"{path}: --channel and --z pick a plane of a TIFF hyperstack; this is not a TIFF file. "
+                        f"Drop them.")
     if path.is_dir():
         frames = _folder_frames(path)
-    elif not path.exists():
-        raise DataError(f"{path}: does not exist.")
     elif path.suffix.lower() in TIFF_SUFFIXES:
-        frames = _tiff_frames(path)
+        frames = _tiff_frames(path, channel, z)
     elif path.suffix.lower() in VIDEO_SUFFIXES:
         frames = _video_frames(path)
     elif path.suffix.lower() in IMAGE_SUFFIXES:

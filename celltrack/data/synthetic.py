@@ -83,7 +83,7 @@ def _render(cells: dict[str, np.ndarray], texture: np.ndarray, height: int, widt
     half = int(np.ceil((cells["radius"] * cells["elongation"]).max(initial=1.0))) + 1
     dy, dx = np.meshgrid(np.arange(-half, half + 1), np.arange(-half, half + 1), indexing="ij")
     pixels, owners, values, cores = [], [], [], []
-    for start in range(0, n, _RENDER_CHUNK):
+    for start in range(0, max(n, 1), _RENDER_CHUNK):  # one empty chunk when every cell has left the field
         rows = slice(start, start + _RENDER_CHUNK)
         cy, cx = np.round(cells["y"][rows]).astype(np.int64), np.round(cells["x"][rows]).astype(np.int64)
         ry = dy + (cy - cells["y"][rows])[:, None, None]  # pixel centre relative to the cell centre

@@ -72,7 +72,7 @@ def _check_folders(result_dir: Path, gt_dir: Path) -> None:
     tra_dir = gt_dir / "TRA"
     for path, what in ((result_dir, "result folder"), (tra_dir, "GT tracking folder (GT_DIR/TRA)")):
         if not path.is_dir():
-            raise DataError(f"{path}: {what} does not exist.")
+            raise DataError(f"{path}: {what} does not exist. Check the path.")
     for path in (result_dir / "res_track.txt", tra_dir / "man_track.txt"):
         if not path.is_file():
             raise DataError(f"{path}: lineage file missing; a CTC folder needs it ('L B E P' per track).")
@@ -122,9 +122,10 @@ def evaluate_ctc(result_dir, gt_dir, metrics: Sequence[str] = DEFAULT_METRICS, t
     metrics = [name for name in metrics if name != "SEG" or (gt_dir / "SEG").is_dir()]
     result_tracks = read_tracking_file(str(result_dir / "res_track.txt"))
     if len(result_tracks) == 0:
-        warnings.warn(f"{result_dir}: the result has no cell in any frame; py-ctcmetrics cannot score it.")
         if strict:
-            raise InvalidResultError(f"{result_dir}: the result has no cell in any frame (res_track.txt is empty).")
+            raise InvalidResultError(f"{result_dir}: the result has no cell in any frame (res_track.txt is empty). "
+                                     f"There is nothing to score; check the run that wrote it.")
+        warnings.warn(f"{result_dir}: the result has no cell in any frame; py-ctcmetrics cannot score it.")
         return {"Valid": 0, "divisions": 0}
     with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("always")
@@ -133,7 +134,8 @@ def evaluate_ctc(result_dir, gt_dir, metrics: Sequence[str] = DEFAULT_METRICS, t
     if "Valid" in scores and not scores["Valid"]:
         reasons = "; ".join(sorted({str(w.message) for w in caught})) or "no reason given"
         if strict:
-            raise InvalidResultError(f"{result_dir}: py-ctcmetrics finds this result invalid: {reasons}")
+            raise InvalidResultError(f"{result_dir}: py-ctcmetrics finds this result invalid: {reasons}. Make "
+                                     f"res_track.txt agree with the masks (CTCTrackWriter writes valid results).")
         warnings.warn(f"{result_dir}: py-ctcmetrics finds this result invalid: {reasons}")
     scores = {name: _plain(value) for name, value in scores.items()}
     scores["divisions"] = int(len(get_ids_that_ends_with_split(result_tracks)))

@@ -4,17 +4,22 @@ Output folder layout::
 
     res/maskTTT.tif, res/res_track.txt   CTC results (what TrackMate, napari-ctc-io, py-ctcmetrics read)
     tracks.csv                           track_id, frame, y, x, area, parent (a napari tracks layer)
-    overlay/TTT.png, overlay.mp4         frames with cells coloured by track and their ids
+    overlay/TTTT.png, overlay.mp4        frames with cells coloured by track and their ids
     lineage.png                          the lineage tree
     summary.json                         counts and time per frame
 
 Every file appears atomically (written under a temporary name, then renamed). The tracker's state is
-saved after each frame in ``.resume/``, so an interrupted run continues with ``resume=True``; memory
-holds one frame at a time, whatever the movie's length.
+saved after each frame in ``.resume/`` with a fingerprint of the run (movie, label images, config,
+weights), so an interrupted run continues with ``resume=True``, and only with the same inputs. Memory
+holds one frame at a time, whatever the movie's length. ``overwrite=True`` removes exactly the files a
+run writes (:data:`OUTPUTS`), never others; a run that fails before its first frame is saved leaves the
+folder as it found it.
 """
 import csv
+import hashlib
 import json
 import pickle
+import re
 import time
 from pathlib import Path
 from typing import Iterable, Iterator, Optional, Tuple
@@ -23,7 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data.ctc import CTCTrackWriter
-from ..data.movie import DataError, movie_length, read_movie
+from ..data.movie import VIDEO_SUFFIXES, DataError, movie_length, read_movie
 from .lineage import count_divisions
 from .linking import centers_from_labels
 from .predictor import CellTrackPredictor, track_label_image
@@ -31,22 +36,99 @@ from .visualize import overlay_frame, plot_lineage, write_movie
 
 CSV_COLUMNS = ["track_id", "frame", "y", "x", "area", "parent"]
 STATE = ".resume/state.pkl"
+# Every file a run writes, relative to the output folder, with the temporary names they pass through.
+OUTPUTS = re.compile(r"(res/mask\d{3,}\.tif|res/res_track\.txt|overlay/\d{4,}\.png|overlay(\.partial)?\.mp4|"
+                     r"tracks\.csv|lineage\.png|summary\.json|\.resume/state\.pkl)(\.partial|\.tmp)?")
+OUTPUT_FOLDERS = ("res", "overlay", ".resume")
 
 
 def check_output_dir(out_dir: Path, overwrite: bool, resume: bool) -> None:
     """Refuse to mix a new run into a non-empty folder unless told to overwrite or resume."""
-    if not out_dir.exists() or not any(out_dir.iterdir()):
-        if resume:
-            raise FileNotFoundError(f"{out_dir}: nothing to resume (no earlier run there); drop --resume")
-        return
-    if resume:
-        if not (out_dir / STATE).exists():
-            raise FileNotFoundError(f"{out_dir / STATE}: no saved state to resume from; run without --resume "
-                                    f"into an empty folder, or pass --overwrite")
-        return
-    if not overwrite:
-        raise FileExistsError(f"{out_dir} is not empty; choose another folder, pass --overwrite to replace "
-                              f"its results, or --resume to continue an interrupted run")
+    if overwrite and resume:
+        raise DataError(f"{out_dir}: --overwrite and --resume contradict each other (replace the earlier results, "
+                        f"or continue them). Pass only one of them.")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DataError(f"{out_dir}: is a file, not a folder. Give --output a new or empty folder.")
+    empty = not out_dir.exists() or not any(out_dir.iterdir())
+    if resume and empty:
+        raise DataError(f"{out_dir}: nothing to resume (no earlier run there). Drop --resume.")
+    if resume and not (out_dir / STATE).exists():
+        raise DataError(f"{out_dir / STATE}: no saved state to resume from (the run there finished, or the folder "
+                        f"is not a CellTrack run). Run without --resume into an empty folder, or with --overwrite.")
+    if not resume and not empty and not overwrite:
+        raise DataError(f"{out_dir}: is not empty. Choose another folder, pass --overwrite to replace its results, "
+                        f"or --resume to continue an interrupted run.")
+
+
+def remove_outputs(out_dir: Path) -> None:
+    """Delete the files a run writes (:data:`OUTPUTS`), and their folders when that leaves them empty."""
+    folders = [out_dir / name for name in OUTPUT_FOLDERS if (out_dir / name).is_dir()]
+    for folder in [out_dir] * out_dir.is_dir() + folders:
+        for path in folder.iterdir():
+            if path.is_file() and OUTPUTS.fullmatch(path.relative_to(out_dir).as_posix()):
+                path.unlink()
+    for folder in folders:
+        if not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def exact_length(path) -> Optional[int]:
+    """Frame count of a folder or TIFF stack; None for a video, whose container may miscount."""
+    return None if Path(path).suffix.lower() in VIDEO_SUFFIXES else movie_length(path)
+
+
+def _file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _movie_fingerprint(path, channel: Optional[int] = None, z: Optional[int] = None) -> dict:
+    """Which movie this is: its path, frame count, frame size and dtype, and a hash of its first frame."""
+    frames = read_movie(path, channel=channel, z=z)
+    _, first = next(frames, (None, None))
+    frames.close()
+    if first is None:
+        raise DataError(f"{path}: the movie has no frames. Check the path.")
+    return {"path": str(Path(path).resolve()), "frames": movie_length(path), "size": list(first.shape),
+            "dtype": str(first.dtype), "first_frame": hashlib.sha256(first.tobytes()).hexdigest()}
+
+
+def run_fingerprint(cfg, movie_path, masks=None, channel: Optional[int] = None, z: Optional[int] = None) -> dict:
+    """What a run's results depend on: movie, label images, config and weights (by content).
+
+    Reads the first frame of the movie and of the label images, so unreadable input fails here, before
+    anything is written.
+    """
+    config = cfg.clone()
+    config.defrost()
+    # The weights count by content (below); a run may continue on another device.
+    config.MODEL.WEIGHTS, config.MODEL.DEVICE = "", ""
+    weights = cfg.MODEL.WEIGHTS
+    return {
+        "movie": _movie_fingerprint(movie_path, channel, z),
+        "masks": _movie_fingerprint(masks) if masks else None,
+        "config": hashlib.sha256(config.dump().encode()).hexdigest(),
+        "weights": _file_sha256(weights) if weights and Path(weights).is_file() else None,
+    }
+
+
+def _check_same_run(saved: dict, current: dict, state_path: Path) -> None:
+    """Raise unless an interrupted run's fingerprint is this run's."""
+    differing = []
+    for name, value in current.items():
+        if isinstance(value, dict) and isinstance(saved.get(name), dict) and saved[name] != value:
+            differing.append(f"{name} ({', '.join(key for key in value if saved[name].get(key) != value[key])})")
+        elif saved.get(name) != value:
+            differing.append(name)
+    if differing:
+        movie = saved.get("movie") or {}
+        raise DataError(
+            f"{state_path}: the interrupted run there differs from this one in its {', '.join(differing)}: it tracked "
+            f"{movie.get('path', 'an unknown movie')} ({movie.get('frames', '?')} frames). Resume with the same "
+            f"movie, label images, config and weights, or start over with --overwrite.")
 
 
 def _save_atomically(path: Path, data: bytes) -> None:
@@ -62,16 +144,21 @@ def _paired_frames(movie: Iterable, masks: Optional[Path]) -> Iterator[Tuple[int
             yield frame, image, None
         return
     label_frames = read_movie(masks)
-    for (frame, image), given in zip(movie, label_frames):
+    for frame, image in movie:
+        given = next(label_frames, None)
+        if given is None:
+            raise DataError(f"{masks}: has fewer label images than the movie has frames (none for frame {frame}). "
+                            f"Give one label image per frame.")
         labels = given[1]
         if labels.shape != image.shape:
             raise DataError(f"{masks} (frame {frame}): label image size {labels.shape} differs from the movie "
-                            f"frame's {image.shape}")
+                            f"frame's {image.shape}. Give label images of the movie's size.")
         if not np.issubdtype(labels.dtype, np.integer):
-            raise DataError(f"{masks} (frame {frame}): expected an integer label image, got {labels.dtype}")
+            raise DataError(f"{masks} (frame {frame}): expected an integer label image, got {labels.dtype}. Save "
+                            f"the labels as integers (e.g. uint16, 0 = background).")
         yield frame, image, labels
     if next(label_frames, None) is not None:
-        raise DataError(f"{masks}: more label images than movie frames")
+        raise DataError(f"{masks}: has more label images than the movie has frames. Give one label image per frame.")
 
 
 def track_movie(
@@ -82,24 +169,55 @@ def track_movie(
     overwrite: bool = False,
     resume: bool = False,
     fps: float = 5.0,
+    channel: Optional[int] = None,
+    z: Optional[int] = None,
 ) -> dict:
     """Track ``movie_path`` (folder of frames, TIFF stack or video) into ``out_dir``; return the summary.
 
     ``masks``: a folder (or stack) of label images, one per frame, to link instead of detecting.
+    ``channel``, ``z``: the plane to track in a TIFF hyperstack with channels or z-slices.
+    Raises :class:`DataError` for unusable input, a non-empty ``out_dir`` (unless ``overwrite`` or
+    ``resume``) and a ``resume`` whose saved run had other inputs.
     """
-    out_dir = Path(out_dir)
+    out_dir, masks = Path(out_dir), Path(masks) if masks else None
     check_output_dir(out_dir, overwrite, resume)
+    fingerprint = run_fingerprint(predictor.cfg, movie_path, masks, channel, z)
+    num_frames = exact_length(movie_path)
+    num_labels = exact_length(masks) if masks else num_frames
+    if num_frames and num_labels and num_labels != num_frames:
+        raise DataError(f"{masks}: {num_labels} label images for the {num_frames} frames of {movie_path}. Give "
+                        f"one label image per frame.")
+    state = None
+    if resume:
+        state = pickle.loads((out_dir / STATE).read_bytes())  # our own file, in the folder the user named
+        _check_same_run(state.get("fingerprint", {}), fingerprint, out_dir / STATE)
+    elif overwrite:
+        remove_outputs(out_dir)
+    created = not out_dir.exists()
+    try:
+        return _track(predictor, movie_path, out_dir, masks, fps, channel, z, num_frames, fingerprint, state)
+    except BaseException:
+        if not (out_dir / STATE).exists():  # no frame saved: nothing to resume, so leave no trace
+            remove_outputs(out_dir)
+            if created and out_dir.is_dir() and not any(out_dir.iterdir()):
+                out_dir.rmdir()
+        raise
+
+
+def _track(predictor, movie_path, out_dir: Path, masks: Optional[Path], fps: float, channel, z,
+           num_frames: Optional[int], fingerprint: dict, state: Optional[dict]) -> dict:
+    """The frame loop of :func:`track_movie` and the files written at its end; ``state``: resume from it."""
     (out_dir / "overlay").mkdir(parents=True, exist_ok=True)
-    writer = CTCTrackWriter(out_dir / "res")
+    # Names need the movie's length up front; an unknown length (a video) gets 4 digits from the start.
+    writer = CTCTrackWriter(out_dir / "res", num_frames=num_frames)
     rows_path = out_dir / "tracks.csv.partial"
     start_frame, num_cells, parent_of = 0, 0, {}
     predictor.reset()
-    if resume:
-        state = pickle.loads((out_dir / STATE).read_bytes())  # our own file, in the folder the user named
+    if state is not None:
         predictor.tracker.load_state_dict(state["tracker"])
         predictor.frame = start_frame = state["frame"]
         predictor.timings = state["timings"]
-        writer.__dict__.update(state["writer"])
+        writer.load_state_dict(state["writer"])
         num_cells, parent_of = state["num_cells"], state["parent_of"]
         with open(rows_path, "r+") as rows:
             rows.truncate(state["rows_bytes"])
@@ -107,7 +225,7 @@ def track_movie(
         rows_path.write_text(",".join(CSV_COLUMNS) + "\n")
 
     began = time.perf_counter()
-    frames = _paired_frames(read_movie(movie_path), Path(masks) if masks else None)
+    frames = _paired_frames(read_movie(movie_path, channel=channel, z=z), masks)
     progress = tqdm(frames, desc=f"tracking {Path(movie_path).name}", unit="frame",
                     total=movie_length(movie_path))
     # Frames are counted from 0 whatever the movie's own numbering (a folder may start at t001).
@@ -131,34 +249,33 @@ def track_movie(
         _save_png(out_dir / "overlay" / f"{frame:04d}.png", overlay)
         num_cells += len(cells)
         state = {
+            "fingerprint": fingerprint,
             "frame": frame + 1,
             "tracker": predictor.tracker.state_dict(),
             "timings": predictor.timings,
-            "writer": {k: v for k, v in writer.__dict__.items() if k not in ("out_dir",)},
+            "writer": writer.state_dict(),
             "num_cells": num_cells,
             "parent_of": parent_of,
             "rows_bytes": rows_path.stat().st_size,
         }
         _save_atomically(out_dir / STATE, pickle.dumps(state))
     progress.close()
-    if predictor.frame == 0:
-        raise DataError(f"{movie_path}: the movie has no frames")
 
+    length = predictor.frame
     lineage = writer.close(parent_of)
     rows_path.replace(out_dir / "tracks.csv")
-    write_movie(sorted((out_dir / "overlay").glob("*.png")), out_dir / "overlay.mp4", fps)
+    write_movie([out_dir / "overlay" / f"{frame:04d}.png" for frame in range(length)], out_dir / "overlay.mp4", fps)
     plot_lineage(lineage, out_dir / "lineage.png", title=f"{Path(movie_path).name}: lineage")
-    num_frames = predictor.frame
     summary = {
         "movie": str(movie_path),
-        "frames": num_frames,
+        "frames": length,
         "cells": int(num_cells),
         "tracks": int(len(lineage)),
         "divisions": int(count_divisions(lineage)),
         "linked_given_masks": masks is not None,
         "seconds_per_frame": {
-            "detection" if masks is None else "embedding": predictor.timings["detection"] / num_frames,
-            "linking": predictor.timings["linking"] / num_frames,
+            "detection" if masks is None else "embedding": predictor.timings["detection"] / length,
+            "linking": predictor.timings["linking"] / length,
         },
         "wall_seconds_this_run": time.perf_counter() - began,
     }

@@ -26,7 +26,7 @@ def gt_masks(root: Path) -> list:
 
 
 def write_result(out_dir: Path, masks: list, lineage: np.ndarray) -> Path:
-    writer = CTCTrackWriter(out_dir)
+    writer = CTCTrackWriter(out_dir, num_frames=len(masks))
     for frame, labels in enumerate(masks):
         writer.write_frame(frame, labels)
     writer.close({label: parent for label, _, _, parent in lineage.tolist() if parent})
@@ -59,7 +59,7 @@ def test_damaged_result_scores_lower(sequence, tmp_path):
             labels[labels == labels.max()] = 0
         damaged.append(labels)
     result = tmp_path / "01_RES"
-    writer = CTCTrackWriter(result)
+    writer = CTCTrackWriter(result, num_frames=len(damaged))
     for frame, labels in enumerate(damaged):
         writer.write_frame(frame, labels)
     writer.close()  # no parents: every division is lost

@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Segment and track cells in a movie with a trained CellTrack model.
 
+    python tools/track_video.py MOVIE --output results/movie1   # the model shipped in celltrack/model_zoo
     python tools/track_video.py MOVIE --config-file configs/CellTrack-R18-FPN-cpu.yaml \
-        --weights output/cpu-sim01/model_final.pth --output results/movie1
+        --weights output/cpu/model_final.pth --output results/movie1   # a model you trained
     python tools/track_video.py MOVIE ... --masks MY_LABELS/     # link a segmentation you already have
     python tools/track_video.py MOVIE ... --resume               # continue an interrupted run
 
@@ -17,7 +18,9 @@ import json
 import sys
 
 import celltrack  # noqa: F401  (compat shims + registrations, before detectron2)
+from celltrack import model_zoo
 from celltrack.cli import ToolParser, load_config, tool
+from celltrack.data.movie import DataError
 from celltrack.tracking.predictor import CellTrackPredictor
 from celltrack.tracking.track_movie import track_movie
 
@@ -25,8 +28,9 @@ from celltrack.tracking.track_movie import track_movie
 def parse_args(argv=None):
     parser = ToolParser(description=__doc__)
     parser.add_argument("movie", help="folder of frames, TIFF stack or video")
-    parser.add_argument("--config-file", required=True, help="the config the weights were trained with")
-    parser.add_argument("--weights", required=True, help="trained CellTrack checkpoint (.pth)")
+    parser.add_argument("--config-file", help="the config the weights were trained with (default: the shipped "
+                        f"model's, celltrack/model_zoo/{model_zoo.DEFAULT_MODEL})")
+    parser.add_argument("--weights", help="trained CellTrack checkpoint (.pth) (default: the shipped model's)")
     parser.add_argument("--output", required=True, help="output folder (must be empty unless --overwrite/--resume)")
     parser.add_argument("--masks", help="label images per frame (folder or stack) to link instead of detecting")
     parser.add_argument("--channel", type=int, help="channel to track in a TIFF hyperstack with several (from 0)")
@@ -44,6 +48,12 @@ def parse_args(argv=None):
 @tool(resumable=True)
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if (args.config_file is None) != (args.weights is None):
+        raise DataError(f"{args.config_file or args.weights}: --config-file and --weights go together (the "
+                        f"config the weights were trained with); pass both, or neither for the shipped model.")
+    if args.config_file is None:
+        folder = model_zoo.model_folder()
+        args.config_file, args.weights = str(folder / "config.yaml"), str(folder / "model_final.pth")
     opts = list(args.opts) + ["MODEL.WEIGHTS", args.weights]
     if args.device:
         opts += ["MODEL.DEVICE", args.device]

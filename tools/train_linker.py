@@ -13,30 +13,37 @@ with the fitted link models, METHOD learned) and ``OUTPUT/linker_report.json``; 
 """
 import argparse
 import json
+import sys
 import logging
 from pathlib import Path
 
 import torch
 
 import celltrack  # noqa: F401  (compat shims + registrations, before detectron2)
-from celltrack.config import get_celltrack_cfg
+from celltrack.cli import ToolParser, load_config, tool
 from celltrack.data.catalog import register_named_sequences
 from celltrack.linker_trainer import train_linker
 
 
+@tool()
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = ToolParser(description=__doc__)
     parser.add_argument("--config-file", required=True, help="config the detector was trained with")
     parser.add_argument("--weights", required=True, help="trained CellTrack weights (the detector is kept)")
     parser.add_argument("--output", required=True, help="folder for model_final.pth, config.yaml, linker_report.json")
     parser.add_argument("--epochs", type=int, default=15, help="passes over the training frame pairs")
+    parser.add_argument("--overwrite", action="store_true", help="replace an earlier result in --output")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE pairs for the new linker")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    cfg = get_celltrack_cfg(args.config_file, ["MODEL.WEIGHTS", args.weights])
-    new_cfg = get_celltrack_cfg(args.config_file, args.opts)
+    cfg = load_config(args.config_file, ["MODEL.WEIGHTS", args.weights])
+    new_cfg = load_config(args.config_file, args.opts)
     register_named_sequences(cfg.DATASETS.TRAIN, cfg)
     output = Path(args.output)
+    written = [output / name for name in ("model_final.pth", "config.yaml", "linker_report.json")]
+    if any(path.exists() for path in written) and not args.overwrite:
+        raise FileExistsError(f"{output}: holds an earlier linker (model_final.pth, config.yaml); choose another "
+                              f"--output or pass --overwrite")
     output.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.SEED if cfg.SEED >= 0 else 0)
     model, fitted, report = train_linker(cfg, new_cfg, args.epochs)
@@ -51,4 +58,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

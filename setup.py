@@ -11,6 +11,8 @@ setup(
     description="CellTrack R-CNN: Mask R-CNN with a Siamese tracking head, as a Detectron2 extension",
     python_requires=">=3.9",
     packages=find_packages(include=["celltrack", "celltrack.*"]),
+    # The shipped model (track_video's default): config, float16 weights, model card.
+    package_data={"celltrack.model_zoo": ["*/config.yaml", "*/model_final.pth", "*/MODEL_CARD.md"]},
     install_requires=[
         # detectron2 v0.6's own dependencies (its setup.py), which the registry copy does not install
         "Pillow>=7.1",

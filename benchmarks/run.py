@@ -634,8 +634,9 @@ def measure_linker(args) -> dict:
                             daughter_spacing=0.0, midpoint_offset=-1.0, area_sum=0.0, area_imbalance=-1.0, iou_sum=1.0)
     link_model = LinkModel(tuple(link_weights[name] for name in LINK_FEATURES) + (0.0,),
                            tuple(division_weights[name] for name in DIVISION_FEATURES) + (2.0,), displacement_scale=2.0)
-    if (REPO / args.config_file).is_file():  # the shipped model's fitted weights, when there are some
-        link_model = LinkModel.from_config(get_celltrack_cfg(str(REPO / args.config_file))) or link_model
+    config_file = getattr(args, "config_file", None)
+    if config_file and (REPO / config_file).is_file():  # the shipped model's fitted weights, when there are some
+        link_model = LinkModel.from_config(get_celltrack_cfg(str(REPO / config_file))) or link_model
 
     def learned(cells: int) -> dict:
         # benchmark_linker's loop, with the tracker the default rule needs (it builds one without weights).

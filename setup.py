@@ -9,7 +9,7 @@ setup(
     name="celltrack",
     version="0.1.0",
     description="CellTrack R-CNN: Mask R-CNN with a Siamese tracking head, as a Detectron2 extension",
-    python_requires=">=3.9",
+    python_requires=">=3.10",
     packages=find_packages(include=["celltrack", "celltrack.*"]),
     # The shipped model (track_video's default): config, float16 weights, model card.
     package_data={"celltrack.model_zoo": ["*/config.yaml", "*/model_final.pth", "*/MODEL_CARD.md"]},
@@ -37,6 +37,7 @@ setup(
         "tqdm>4.29.0",
         "pandas",
         "scikit-image",
+        "geff>=1.3",  # tracks.geff and tools/convert.py (GEFF through its reference implementation)
     ],
     extras_require={
         "dev": ["pytest", "hypothesis", "laptrack"],

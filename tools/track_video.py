@@ -63,7 +63,7 @@ def main(argv=None) -> int:
     summary = track_movie(predictor, args.movie, args.output, masks=args.masks, overwrite=args.overwrite,
                           resume=args.resume, fps=args.fps, channel=args.channel, z=args.z)
     print(json.dumps(summary, indent=2))
-    print(f"results in {args.output}: res/ (CTC), tracks.csv, overlay.mp4, lineage.png, summary.json")
+    print(f"results in {args.output}: res/ (CTC), tracks.csv, tracks.geff, overlay.mp4, lineage.png, summary.json")
     return 0
 
 

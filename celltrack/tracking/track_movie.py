@@ -4,6 +4,7 @@ Output folder layout::
 
     res/maskTTT.tif, res/res_track.txt   CTC results (what TrackMate, napari-ctc-io, py-ctcmetrics read)
     tracks.csv                           track_id, frame, y, x, area, parent (a napari tracks layer)
+    tracks.geff/                         the same tracks as a GEFF graph (celltrack.data.geff)
     overlay/TTTT.png, overlay.mp4        frames with cells coloured by track and their ids
     lineage.png                          the lineage tree
     summary.json                         counts and time per frame
@@ -12,7 +13,7 @@ Every file appears atomically (written under a temporary name, then renamed). Th
 saved after each frame in ``.resume/`` with a fingerprint of the run (movie, label images, config,
 weights), so an interrupted run continues with ``resume=True``, and only with the same inputs. Memory
 holds one frame at a time, whatever the movie's length. ``overwrite=True`` removes exactly the files a
-run writes (:data:`OUTPUTS`), never others; a run that fails before its first frame is saved leaves the
+run writes (:data:`OUTPUTS`, :data:`OUTPUT_TREES`), never others; a run that fails before its first frame is saved leaves the
 folder as it found it.
 """
 import csv
@@ -20,6 +21,7 @@ import hashlib
 import json
 import pickle
 import re
+import shutil
 import time
 from pathlib import Path
 from typing import Iterable, Iterator, Optional, Tuple
@@ -28,6 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data.ctc import CTCTrackWriter
+from ..data.geff import write_geff
 from ..data.movie import VIDEO_SUFFIXES, DataError, movie_length, read_movie
 from .lineage import count_divisions
 from .linking import centers_from_labels
@@ -40,6 +43,8 @@ STATE = ".resume/state.pkl"
 OUTPUTS = re.compile(r"(res/mask\d{3,}\.tif|res/res_track\.txt|overlay/\d{4,}\.png|overlay(\.partial)?\.mp4|"
                      r"tracks\.csv|lineage\.png|summary\.json|\.resume/state\.pkl)(\.partial|\.tmp)?")
 OUTPUT_FOLDERS = ("res", "overlay", ".resume")
+# Folders a run writes whole (a GEFF is a zarr folder), with the temporary name they pass through.
+OUTPUT_TREES = ("tracks.geff", "tracks.geff.partial")
 
 
 def check_output_dir(out_dir: Path, overwrite: bool, resume: bool) -> None:
@@ -61,7 +66,11 @@ def check_output_dir(out_dir: Path, overwrite: bool, resume: bool) -> None:
 
 
 def remove_outputs(out_dir: Path) -> None:
-    """Delete the files a run writes (:data:`OUTPUTS`), and their folders when that leaves them empty."""
+    """Delete the files a run writes (:data:`OUTPUTS`, :data:`OUTPUT_TREES`), and their folders when that leaves
+    them empty."""
+    for name in OUTPUT_TREES:
+        if (out_dir / name).is_dir():
+            shutil.rmtree(out_dir / name)
     folders = [out_dir / name for name in OUTPUT_FOLDERS if (out_dir / name).is_dir()]
     for folder in [out_dir] * out_dir.is_dir() + folders:
         for path in folder.iterdir():
@@ -266,6 +275,7 @@ def _track(predictor, movie_path, out_dir: Path, masks: Optional[Path], fps: flo
     rows_path.replace(out_dir / "tracks.csv")
     write_movie([out_dir / "overlay" / f"{frame:04d}.png" for frame in range(length)], out_dir / "overlay.mp4", fps)
     plot_lineage(lineage, out_dir / "lineage.png", title=f"{Path(movie_path).name}: lineage")
+    _write_geff_atomically(out_dir / "res", out_dir / "tracks.geff")
     summary = {
         "movie": str(movie_path),
         "frames": length,
@@ -283,6 +293,16 @@ def _track(predictor, movie_path, out_dir: Path, masks: Optional[Path], fps: flo
     (out_dir / STATE).unlink()
     (out_dir / STATE).parent.rmdir()
     return summary
+
+
+def _write_geff_atomically(result_dir: Path, geff_path: Path) -> None:
+    """Write the GEFF of ``result_dir`` under a temporary name, then move it to ``geff_path`` (a folder)."""
+    temporary = geff_path.with_name(geff_path.name + ".partial")
+    for path in (temporary, geff_path):  # left by a run interrupted after writing them
+        if path.is_dir():
+            shutil.rmtree(path)
+    write_geff(result_dir, temporary)
+    temporary.replace(geff_path)
 
 
 def _save_png(path: Path, picture: np.ndarray) -> None:

@@ -28,13 +28,15 @@ import tifffile
 import torch
 from ctc_metrics.scripts.validate import validate_sequence
 
+from celltrack.data.geff import read_geff
 from celltrack.data.synthetic import make_synthetic_sequence
 from celltrack.tracking.predictor import CellTrackPredictor
 
 REPO = Path(__file__).parents[2]
 TINY_CONFIG = REPO / "configs" / "CellTrack-R18-FPN-tiny.yaml"
 TOOLS = {"track_video": "tools/track_video.py", "evaluate": "tools/evaluate.py", "train_net": "tools/train_net.py",
-         "trk_to_ctc": "datasets/trk_to_ctc.py", "make_synthetic": "datasets/make_synthetic.py"}
+         "trk_to_ctc": "datasets/trk_to_ctc.py", "make_synthetic": "datasets/make_synthetic.py",
+         "convert": "tools/convert.py"}
 # error: <file/frame>: <what is wrong>. <what to do>   (the last part ends with a full stop)
 ERROR_LINE = re.compile(r"error: \S.*?: .+\.")
 
@@ -380,6 +382,11 @@ ROWS = {
     "zero frames (make_synthetic)": Row("make_synthetic", lambda c: [c.tmp / "new", "--frames", 0], 2,
                                         "0 is not a positive integer"),
     "sequence exists (trk_to_ctc)": Row("trk_to_ctc", existing_trk_target, 2, "01: already holds a sequence"),
+    "convert a movie, not a result": Row("convert", lambda c: [c.movie, "--to", "geff", "--output", c.tmp / "t.geff"],
+                                         2, "01: is not a CTC result"),
+    "convert into an existing file": Row("convert", lambda c: [c.result(), "--to", "geff", "--output",
+                                                               c.weights_file("t.geff", b"mine")], 2,
+                                         "t.geff: already exists"),
 }
 
 
@@ -432,6 +439,9 @@ def test_overwrite_replaces_exactly_what_the_tool_wrote(case, capsys):
     assert json.loads((case.out / "summary.json").read_text())["frames"] == 4
     assert {int(row.split(",")[1]) for row in (case.out / "tracks.csv").read_text().splitlines()[1:]} == set(range(4))
     assert int(cv2.VideoCapture(str(case.out / "overlay.mp4")).get(cv2.CAP_PROP_FRAME_COUNT)) == 4
+    graph, _ = read_geff(case.out / "tracks.geff")
+    assert {data["t"] for _, data in graph.nodes(data=True)} == set(range(4))
+    assert not (case.out / "tracks.geff.partial").exists()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert validate_sequence(str(case.out / "res"), threads=1)["Valid"] == 1

@@ -10,6 +10,8 @@ import pytest
 import tifffile
 from ctc_metrics.scripts.validate import validate_sequence
 
+from celltrack.data.geff import read_geff
+
 REPO = Path(__file__).parents[2]
 TOOL = REPO / "tools" / "track_video.py"
 
@@ -33,9 +35,11 @@ def test_detect_and_track_writes_every_output(trained_tiny, tmp_path):
     result = run_tool(*base_args(trained_tiny, root / "01", out))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["frames"] == 10
-    for name in ("res/res_track.txt", "tracks.csv", "overlay.mp4", "lineage.png", "overlay/0000.png"):
+    for name in ("res/res_track.txt", "tracks.csv", "tracks.geff", "overlay.mp4", "lineage.png", "overlay/0000.png"):
         assert (out / name).exists(), name
     assert validate_sequence(str(out / "res"), threads=1)["Valid"] == 1
+    graph, _ = read_geff(out / "tracks.geff")
+    assert graph.number_of_nodes() == summary["cells"]
     assert "divisions" in result.stdout
     assert not (out / ".resume").exists()
 

@@ -23,7 +23,8 @@ FORMATS = ("geff",)
 
 def parse_args(argv=None):
     parser = ToolParser(description=__doc__)
-    parser.add_argument("result_dir", help="CTC folder (maskTTT.tif + res_track.txt, or man_trackTTT.tif + man_track.txt)")
+    parser.add_argument("result_dir",
+                        help="CTC folder (maskTTT.tif + res_track.txt, or man_trackTTT.tif + man_track.txt)")
     parser.add_argument("--to", required=True, choices=FORMATS, help="output format")
     parser.add_argument("--output", required=True, help="the file or folder to write, e.g. tracks.geff")
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier conversion at --output")

@@ -198,6 +198,27 @@ def resume_and_overwrite(case):
     return case.track(None, "--resume", "--overwrite")
 
 
+def two_movies_of_one_name(case):
+    other = case.tmp / "other" / "01"
+    shutil.copytree(case.movie, other)
+    return case.track(None, other)
+
+
+def several_movies_one_without_labels(case):
+    make_synthetic_sequence(case.root, "02", num_frames=4, num_cells=3, height=64, width=64, seed=1)
+    labels = case.tmp / "labels"
+    shutil.copytree(case.labels, labels / "01")
+    return case.track(None, case.root / "02", "--masks", labels)
+
+
+def several_movies_one_corrupt(case):
+    """Two movies: 01 and a copy whose frame 2 is corrupt."""
+    movie = corrupt_frame(2)(case)[0]
+    for name in ("01", "movie"):
+        shutil.copytree(case.labels, case.tmp / "labels" / name)
+    return case.track(None, movie, "--masks", case.tmp / "labels")
+
+
 def truncated_weights(case):
     data = Path(case.weights).read_bytes()
     return case.track(weights=case.weights_file("cut.pth", data[: len(data) // 2]))
@@ -382,6 +403,16 @@ ROWS = {
     "zero frames (make_synthetic)": Row("make_synthetic", lambda c: [c.tmp / "new", "--frames", 0], 2,
                                         "0 is not a positive integer"),
     "sequence exists (trk_to_ctc)": Row("trk_to_ctc", existing_trk_target, 2, "01: already holds a sequence"),
+    "several movies: a pattern that matches nothing": Row(
+        "track_video", lambda c: c.track(c.tmp / "movies" / "*.tif"), 2, "movies/*.tif: matches no movie"),
+    "several movies: two of one name": Row("track_video", two_movies_of_one_name, 2, "has the name '01' of"),
+    "several movies: no label images for one": Row("track_video", several_movies_one_without_labels, 2,
+                                                   "no label images for the movie"),
+    "several movies: two machines, no --dist-url": Row(
+        "track_video", lambda c: c.track(None, shutil.copytree(c.movie, c.tmp / "02"), "--num-machines", 2), 2,
+        "--dist-url auto: finds a port on this machine only"),
+    "several movies: one unreadable, the other tracked": Row("track_video", several_movies_one_corrupt, 2,
+                                                             "1 of 2 movies could not be tracked", may_change="out"),
     "convert a movie, not a result": Row("convert", lambda c: [c.movie, "--to", "geff", "--output", c.tmp / "t.geff"],
                                          2, "01: is not a CTC result"),
     "convert into an existing file": Row("convert", lambda c: [c.result(), "--to", "geff", "--output",
@@ -493,3 +524,12 @@ def test_1001_frames_track_and_resume_after_an_interruption_at_frame_1000(case, 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert validate_sequence(str(case.out / "res"), threads=1)["Valid"] == 1
+
+
+def test_several_movies_one_unreadable_does_not_stop_the_other(case, capsys):
+    status, stderr = run_tool("track_video", several_movies_one_corrupt(case), capsys)
+    assert status == 2 and "t002.tif (frame 2): cannot be read" in stderr
+    summary = json.loads((case.out / "summary.json").read_text())
+    assert summary["movies"]["01"]["frames"] == 4 and "error" in summary["movies"]["movie"]
+    assert (case.out / "01" / "res" / "res_track.txt").exists()
+    assert (case.out / "movie" / ".resume" / "state.pkl").exists()  # frames 0-1 saved: --resume continues it

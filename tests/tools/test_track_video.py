@@ -143,3 +143,38 @@ def test_weights_that_do_not_match_the_config_are_refused(trained_tiny, tmp_path
     missing = run_tool(*base_args(trained_tiny, root / "01", tmp_path / "out2")[:4], tmp_path / "nope.pth",
                        "--output", tmp_path / "out2", check=False)
     assert missing.returncode == 2 and "nope.pth: no such weights file" in missing.stderr
+
+
+def test_several_movies_in_two_processes_match_one_process(trained_tiny, tmp_path):
+    from celltrack.data.synthetic import make_synthetic_sequence
+
+    data, labels = tmp_path / "data", tmp_path / "labels"
+    labels.mkdir()
+    for seed, name in enumerate(("a", "b", "c")):
+        make_synthetic_sequence(data, name, num_frames=4, num_cells=3, height=64, width=64, seed=seed,
+                                cell_radius=(6.0, 9.0))
+        (data / f"{name}_GT" / "SEG").rename(labels / name)
+    movies = [data / name for name in ("a", "b", "c")]
+
+    def run(out, *extra):
+        return run_tool(*movies, *base_args(trained_tiny, movies[0], out)[1:], "--masks", labels, *extra)
+
+    run(tmp_path / "one")
+    result = run(tmp_path / "two", "--num-gpus", 2)
+    summary = json.loads((tmp_path / "two" / "summary.json").read_text())
+    assert summary["processes"] == 2 and list(summary["movies"]) == ["a", "b", "c"]
+    for name in ("a", "b", "c"):
+        for file in ("res/res_track.txt", "tracks.csv"):
+            assert (tmp_path / "one" / name / file).read_bytes() == (tmp_path / "two" / name / file).read_bytes()
+        assert summary["movies"][name]["frames"] == 4 and (tmp_path / "two" / name / "tracks.geff").is_dir()
+    assert "tracking 3 movies" in result.stdout
+
+    # each movie resumable on its own: a finished movie is kept, a missing one tracked again
+    import shutil
+
+    shutil.rmtree(tmp_path / "two" / "b")
+    kept = (tmp_path / "two" / "a" / "tracks.csv").stat().st_mtime_ns
+    run_tool(*base_args(trained_tiny, data, tmp_path / "two"), "--masks", labels, "--resume")  # a folder of movies
+    assert (tmp_path / "two" / "a" / "tracks.csv").stat().st_mtime_ns == kept
+    assert (tmp_path / "one" / "b" / "tracks.csv").read_bytes() == (tmp_path / "two" / "b" / "tracks.csv").read_bytes()
+    assert json.loads((tmp_path / "two" / "summary.json").read_text())["processes"] == 1

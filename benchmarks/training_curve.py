@@ -111,6 +111,12 @@ def main() -> None:
                                       metrics=("SEG", "DET"))
                 result["sweep"].append({"MIN_SCORE": score, "MASK_OVERLAP_THRESHOLD": overlap, **scores})
                 print(result["sweep"][-1], flush=True)
+    # The choice: highest DET, then SEG; among equals the higher MIN_SCORE and the lower overlap threshold.
+    best = max(result["sweep"], key=lambda r: (round(r["DET"], 4), round(r["SEG"], 4), r["MIN_SCORE"],
+                                               -r["MASK_OVERLAP_THRESHOLD"]))
+    result["chosen"] = {"MIN_SCORE": best["MIN_SCORE"], "MASK_OVERLAP_THRESHOLD": best["MASK_OVERLAP_THRESHOLD"],
+                        "rule": "highest DET, then SEG, on the validation frames; ties: higher MIN_SCORE, lower overlap"}
+    print(f"chosen: {result['chosen']}")
     losses = [json.loads(line) for line in (run / "metrics.json").read_text().splitlines() if line.strip()]
     losses = [m for m in losses if "total_loss" in m]
     result["loss"] = [{"iteration": m["iteration"] + 1, "total_loss": m["total_loss"], "loss_mask": m.get("loss_mask"),

@@ -1,0 +1,38 @@
+"""The shipped model: it loads from the package alone, and track_video uses it when given no weights."""
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import tifffile
+import torch
+
+from celltrack import model_zoo
+from celltrack.data.synthetic import make_synthetic_sequence
+from celltrack.tracking.predictor import CellTrackPredictor
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "tools"))
+import track_video  # noqa: E402
+
+
+def test_the_shipped_model_is_small_and_loads_into_its_config():
+    folder = model_zoo.model_folder()
+    assert (folder / "model_final.pth").stat().st_size <= 40e6 and (folder / "MODEL_CARD.md").is_file()
+    state = torch.load(folder / "model_final.pth", weights_only=True)["model"]
+    assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float16}
+    cfg = model_zoo.get_config()
+    assert cfg.CELLTRACK.TRACKER.METHOD == "learned" and cfg.MODEL.DEVICE == "cpu"
+    predictor = CellTrackPredictor(cfg)  # refuses weights that do not fit
+    assert next(predictor.model.parameters()).dtype == torch.float32
+
+
+def test_track_video_needs_no_weights(tmp_path):
+    root = tmp_path / "Synthetic"
+    make_synthetic_sequence(root, "01", num_frames=3, num_cells=4, height=96, width=96, seed=5)
+    out = tmp_path / "out"
+    assert track_video.main([str(root / "01"), "--output", str(out), "--masks", str(root / "01_GT" / "SEG")]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames"] == 3
+    cells = [len(np.unique(tifffile.imread(root / "01_GT" / "SEG" / f"man_seg{t:03d}.tif"))) - 1 for t in range(3)]
+    assert summary["cells"] == sum(cells)
+    assert track_video.main([str(root / "01"), "--output", str(tmp_path / "x"), "--weights", "w.pth"]) == 2

@@ -64,9 +64,25 @@ def _track_labels(record: dict) -> np.ndarray:
     return labels
 
 
+def detected_cells(predictor: CellTrackPredictor, image: np.ndarray, track_labels: np.ndarray):
+    """The detector's cells of a frame as a label image (cells 1..N) and each cell's ground-truth track:
+    the track whose mask it overlaps with IoU >= 0.5, else a unique negative id (a false detection)."""
+    _, detections = predictor.segment(image)
+    present = np.unique(track_labels)
+    present = present[present > 0]
+    lookup = np.zeros(int(track_labels.max(initial=0)) + 1, dtype=np.int64)
+    lookup[present] = np.arange(1, len(present) + 1)
+    pairs, iou = mask_overlaps(detections.labels, lookup[track_labels])
+    tracks = -np.arange(1, detections.num_cells + 1, dtype=np.int64)
+    matched = iou >= 0.5
+    tracks[pairs[matched, 0]] = present[pairs[matched, 1]]
+    return detections.labels, tracks
+
+
 @torch.no_grad()
-def collect_frames(cfg, model, records: List[dict]) -> List[FramePair]:
-    """Pool every ground-truth cell of ``records`` (one or more sequences) from the frozen model."""
+def collect_frames(cfg, model, records: List[dict], detected: bool = False) -> List[FramePair]:
+    """Pool every ground-truth cell of ``records`` (one or more sequences) from the frozen model; with
+    ``detected``, the detector's own cells instead, labelled with the ground-truth track they match."""
     predictor = CellTrackPredictor(cfg, model=model)
     roi_heads = model.roi_heads
     encode = POSITION_ENCODINGS[cfg.MODEL.TRACK_HEAD.POSITION_ENCODING]
@@ -78,7 +94,11 @@ def collect_frames(cfg, model, records: List[dict]) -> List[FramePair]:
         present = np.unique(track_labels)
         present = present[present > 0]
         parent_of = {a["track_id"]: a["parent_id"] for a in record["annotations"]}
-        detections = Detections.from_labels(track_labels)
+        if detected:
+            cell_labels, present = detected_cells(predictor, image, track_labels)
+            detections = Detections.from_labels(cell_labels)
+        else:
+            detections = Detections.from_labels(track_labels)
         inputs = predictor._model_input(image)
         features = model.backbone(model.preprocess_image([inputs]).tensor)
         scale = inputs["image"].shape[1] / image.shape[0]
@@ -92,9 +112,32 @@ def collect_frames(cfg, model, records: List[dict]) -> List[FramePair]:
         overlaps = mask_overlaps(detections.labels, previous[2]) if linked else (np.zeros((0, 2), np.int64), np.zeros(0))
         frames.append(FramePair(pooled.half().cpu(), positions, previous[1] if linked else -1, detections.centers,
                                 np.bincount(detections.labels.ravel(), minlength=len(present) + 1)[1:].astype(float),
-                                present, np.array([parent_of[t] for t in present]), overlaps))
+                                present, np.array([parent_of.get(t, 0) for t in present], dtype=np.int64),
+                                overlaps))
         last[record["sequence"]] = (record["frame"], len(frames) - 1, detections.labels)
     return frames
+
+
+def fit_on_detections(cfg, linker_cfg) -> tuple:
+    """Keep a retrained linker's track head and refit only its link and division models, on the ground-truth
+    cells and on the detector's own cells of ``cfg.DATASETS.TRAIN`` (so that they also know fragments,
+    duplicates and missed cells). ``linker_cfg``: a config written by :func:`train_linker` (its weights in
+    MODEL.WEIGHTS). Returns (the refitted config, report)."""
+    model = build_model(linker_cfg).eval()
+    load_trained_weights(model, linker_cfg.MODEL.WEIGHTS)
+    records = [record for name in cfg.DATASETS.TRAIN for record in DatasetCatalog.get(name)]
+    frames = collect_frames(linker_cfg, model, records)
+    statistics = displacement_statistics(frames)
+    detected = collect_frames(linker_cfg, model, records, detected=True)
+    offset = len(frames)
+    for frame in detected:
+        frame.previous = frame.previous + offset if frame.previous >= 0 else -1
+    linker, counts = fit_link_model(linker_cfg, model.roi_heads.track_head, frames + detected, statistics)
+    fitted = linker_cfg.clone()
+    fitted.defrost()
+    fitted.CELLTRACK.TRACKER.LINK_WEIGHTS = [round(float(w), 5) for w in linker.link_weights]
+    fitted.CELLTRACK.TRACKER.DIVISION_WEIGHTS = [round(float(w), 5) for w in linker.division_weights]
+    return fitted, {"frames": len(frames), "detected_frames": len(detected), **statistics, **counts}
 
 
 def candidates(frame: FramePair, previous: FramePair, num_candidates: int, max_distance: float):
@@ -153,7 +196,8 @@ def train_track_head(cfg, head: torch.nn.Module, frames: List[FramePair], max_di
 
 
 @torch.no_grad()
-def fit_link_model(cfg, head: torch.nn.Module, frames: List[FramePair], statistics: Dict[str, float]) -> tuple:
+def fit_link_model(cfg, head: torch.nn.Module, frames: List[FramePair], statistics: Dict[str, float],
+                   l2: float = 1e-2) -> tuple:
     """Fit the link and division models on the candidates of every consecutive frame pair.
 
     Returns the :class:`LinkModel` and a dict of counts (pairs, divisions, division candidate recall).
@@ -172,7 +216,7 @@ def fit_link_model(cfg, head: torch.nn.Module, frames: List[FramePair], statisti
         features = unfitted.link_features(pairs, similarities, iou, frame.centers, previous.centers, frame.areas,
                                           previous.areas)
         per_frame.append((frame, previous, pairs, features, same))
-    link_weights = fit_logistic(np.concatenate([p[3] for p in per_frame]), np.concatenate([p[4] for p in per_frame]))
+    link_weights = fit_logistic(np.concatenate([p[3] for p in per_frame]), np.concatenate([p[4] for p in per_frame]), l2)
     linker = LinkModel(tuple(link_weights), unfitted.division_weights, scale)
     division_x, division_y, true_divisions = [], [], 0
     for frame, previous, pairs, features, _ in per_frame:
@@ -186,7 +230,7 @@ def fit_link_model(cfg, head: torch.nn.Module, frames: List[FramePair], statisti
         parents, counts = np.unique(frame.parent_ids[~np.isin(frame.track_ids, previous.track_ids)], return_counts=True)
         true_divisions += int(((counts == 2) & np.isin(parents, previous.track_ids)).sum())
     division_y = np.concatenate(division_y)
-    division_weights = fit_logistic(np.concatenate(division_x), division_y)
+    division_weights = fit_logistic(np.concatenate(division_x), division_y, l2)
     linker = LinkModel(tuple(link_weights), tuple(division_weights), scale)
     logger.info(f"link model: {describe(link_weights, LINK_FEATURES)}")
     logger.info(f"division model: {describe(division_weights, DIVISION_FEATURES)}")

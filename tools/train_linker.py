@@ -22,7 +22,7 @@ import torch
 import celltrack  # noqa: F401  (compat shims + registrations, before detectron2)
 from celltrack.cli import ToolParser, load_config, tool
 from celltrack.data.catalog import register_named_sequences
-from celltrack.linker_trainer import train_linker
+from celltrack.linker_trainer import fit_on_detections, train_linker
 
 
 @tool()
@@ -33,6 +33,9 @@ def main(argv=None) -> int:
     parser.add_argument("--output", required=True, help="folder for model_final.pth, config.yaml, linker_report.json")
     parser.add_argument("--epochs", type=int, default=15, help="passes over the training frame pairs")
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier result in --output")
+    parser.add_argument("--refit-on-detections", metavar="LINKER_DIR",
+                        help="keep the track head of an earlier train_linker output and refit only the link and "
+                             "division models, on ground-truth cells and the detector's own cells")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE pairs for the new linker")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -46,14 +49,19 @@ def main(argv=None) -> int:
                               f"--output or pass --overwrite")
     output.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.SEED if cfg.SEED >= 0 else 0)
-    model, fitted, report = train_linker(cfg, new_cfg, args.epochs)
-    weights = output / "model_final.pth"
-    torch.save({"model": model.state_dict()}, weights)
-    fitted.MODEL.WEIGHTS = str(weights)
+    if args.refit_on_detections:
+        earlier = Path(args.refit_on_detections)
+        linker_cfg = load_config(str(earlier / "config.yaml"), ["MODEL.WEIGHTS", args.weights])
+        fitted, report = fit_on_detections(cfg, linker_cfg)
+    else:
+        model, fitted, report = train_linker(cfg, new_cfg, args.epochs)
+        weights = output / "model_final.pth"
+        torch.save({"model": model.state_dict()}, weights)
+        fitted.MODEL.WEIGHTS = str(weights)
     (output / "config.yaml").write_text(fitted.dump())
     (output / "linker_report.json").write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report))
-    print(f"wrote {weights} and {output / 'config.yaml'}")
+    print(f"wrote {output / 'config.yaml'}")
     return 0
 
 

@@ -36,3 +36,11 @@ def test_retrains_the_linker_and_writes_a_config_that_tracks(trained_tiny, tmp_p
         cells = predictor(tifffile.imread(root / "01" / f"t{frame:03d}.tif"), labels=labels)
         assert len(cells) == len(np.unique(labels)) - 1
     assert predictor.tracker.lineage().shape[1] == 4
+    # refit only the link models, on ground-truth and detected cells; the head (weights) stays
+    refit = tmp_path / "refit"
+    assert train_linker.main(["--config-file", str(config_file), "--weights", str(out / "model_final.pth"),
+                              "--output", str(refit), "--refit-on-detections", str(out)]) == 0
+    refitted = get_celltrack_cfg(str(refit / "config.yaml"))
+    assert refitted.MODEL.WEIGHTS == str(out / "model_final.pth") and not (refit / "model_final.pth").exists()
+    assert json.loads((refit / "linker_report.json").read_text())["detected_frames"] == 10
+    assert train_linker.main(["--config-file", str(config_file), "--weights", str(weights), "--output", str(out)]) == 2

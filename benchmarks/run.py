@@ -617,19 +617,16 @@ def measure_linker(args) -> dict:
     """Linker ms/frame vs cells for each rule (the default is "global"), and the fitted exponent of
     the growth, on the synthetic movies of ``celltrack.tracking.benchmark``.
 
-    "paper" and "global" are timed by its ``benchmark_linker``; "learned" the same way (same movie, same
-    similarity and candidates, mean over the frames after the first) with a hand-set ``LinkModel``: no
-    fitted weights exist for synthetic cells, and time depends on how many links and divisions pass the
-    thresholds, not on the exact weights. These favour, as fitted ones do, high head similarity and
+    Every rule is timed by its ``benchmark_linker``; "learned" with the shipped config's fitted
+    ``LinkModel`` when there is one, else a hand-set one: time depends on how many links and divisions
+    pass the thresholds, not on the exact weights. The hand-set weights favour, as fitted ones do, high head similarity and
     overlap, a small displacement (``displacement_scale`` 2 px: the movie's per-frame step) and, for a
     division, similar daughters close to the mother and to each other. Each row's ``divisions`` shows how
     a rule links the movie (20 frames, the default, hold 1, 18 and 90 divisions at 10, 100 and 1000 cells;
     these weights find 1, 14 and 89).
     """
-    from celltrack.tracking.benchmark import benchmark_linker, synthetic_movie
-    from celltrack.tracking.lineage import count_divisions
+    from celltrack.tracking.benchmark import benchmark_linker
     from celltrack.tracking.link_model import DIVISION_FEATURES, LINK_FEATURES, LinkModel
-    from celltrack.tracking.linking import distance_similarity
 
     # One weight per feature, in the order of LINK_FEATURES / DIVISION_FEATURES, then the bias.
     link_weights = dict(visual=1.0, spatial=1.0, iou=2.0, distance=-0.5, distance_squared=-0.1, area_change=-1.0)
@@ -641,26 +638,12 @@ def measure_linker(args) -> dict:
     if config_file and (REPO / config_file).is_file():  # the shipped model's fitted weights, when there are some
         link_model = LinkModel.from_config(get_celltrack_cfg(str(REPO / config_file))) or link_model
 
-    def learned(cells: int) -> dict:
-        # benchmark_linker's loop, with the tracker the default rule needs (it builds one without weights).
-        movie = list(synthetic_movie(cells, args.linker_frames, seed=0))
-        tracker = Tracker(similarity=distance_similarity(scale=2.0), method="learned", link_model=link_model,
-                          num_candidates=10)
-        times = []
-        for frame, detections in enumerate(movie):
-            start = time.perf_counter()
-            tracker.update(frame, detections)
-            times.append(time.perf_counter() - start)
-        linked = np.array(times[1:]) * 1e3  # frame 0 links nothing
-        return {"ms_per_frame": float(linked.mean()), "max_ms": float(linked.max()),
-                "divisions": count_divisions(tracker.lineage())}
-
     rules = ("learned", "global", "paper")
     rows = []
     for method in rules:
         for cells in args.linker_cells:
-            result = (learned(cells) if method == "learned"
-                      else benchmark_linker(cells, num_frames=args.linker_frames, method=method))
+            result = benchmark_linker(cells, num_frames=args.linker_frames, method=method,
+                                      link_model=link_model if method == "learned" else None)
             rows.append({"method": method, "num_cells": cells, "ms_per_frame": result["ms_per_frame"],
                          "max_ms": result["max_ms"], "divisions": int(result["divisions"])})
             log(f"scale: linker {method:7s} {cells:5d} cells: {result['ms_per_frame']:.2f} ms/frame")

@@ -27,21 +27,27 @@ def relative_position_encoding(
     """
     n_cells = centers.shape[0]
     encoding = centers.new_zeros((n_cells, 2 * num_neighbors))
+    offsets, present = _nearest_offsets(centers, num_neighbors, scale, reference, exclude)
+    offsets[~present] = 0.0  # the excluded self when M <= n
+    encoding[:, : offsets.shape[1] * 2] = offsets.reshape(n_cells, offsets.shape[1] * 2)
+    return encoding
+
+
+def _nearest_offsets(centers, num_neighbors, scale, reference=None, exclude=None):
+    """Offsets (N, k, 2) / ``scale`` from each cell to its k = min(n, M) nearest reference cells, nearest
+    first, and (N, k) whether each slot holds a neighbour (False for an excluded own entry when M <= n)."""
     if reference is None:
         reference = centers
-        exclude = torch.arange(n_cells, device=centers.device)
-    if n_cells == 0 or reference.shape[0] == 0:
-        return encoding
+        exclude = torch.arange(centers.shape[0], device=centers.device)
+    k = min(num_neighbors, reference.shape[0])
+    if centers.shape[0] == 0 or k == 0:
+        return centers.new_zeros((centers.shape[0], k, 2)), centers.new_zeros((centers.shape[0], k), dtype=torch.bool)
     distances = torch.cdist(centers, reference)  # (N, M)
     if exclude is not None:
         own = exclude >= 0
         distances[own.nonzero()[:, 0], exclude[own]] = float("inf")
-    k = min(num_neighbors, reference.shape[0])
     nearest_distance, nearest = distances.topk(k, dim=1, largest=False)  # (N, k), nearest first
-    offsets = (reference[nearest] - centers[:, None, :]) / scale  # (N, k, 2)
-    offsets[torch.isinf(nearest_distance)] = 0.0  # the excluded self when M <= n
-    encoding[:, : 2 * k] = offsets.reshape(n_cells, 2 * k)
-    return encoding
+    return (reference[nearest] - centers[:, None, :]) / scale, torch.isfinite(nearest_distance)
 
 
 def polar_occupancy_encoding(
@@ -70,29 +76,15 @@ def polar_occupancy_encoding(
         (N, num_rings * num_angles) tensor of soft counts.
     """
     n_cells = centers.shape[0]
-    encoding = centers.new_zeros((n_cells, num_rings * num_angles))
-    if reference is None:
-        reference = centers
-        exclude = torch.arange(n_cells, device=centers.device)
-    if n_cells == 0 or reference.shape[0] == 0:
-        return encoding
-    distances = torch.cdist(centers, reference)
-    if exclude is not None:
-        own = exclude >= 0
-        distances[own.nonzero()[:, 0], exclude[own]] = float("inf")
-    k = min(num_neighbors, reference.shape[0])
-    nearest_distance, nearest = distances.topk(k, dim=1, largest=False)
-    offsets = (reference[nearest] - centers[:, None, :]) / scale  # (N, k, 2)
+    offsets, present = _nearest_offsets(centers, num_neighbors, scale, reference, exclude)
     radius = offsets.norm(dim=2, keepdim=True)  # (N, k, 1)
     angle = torch.atan2(offsets[..., 1], offsets[..., 0])[..., None]
     rings = 0.5 * torch.arange(1, num_rings + 1, device=centers.device, dtype=centers.dtype)
     directions = torch.arange(num_angles, device=centers.device, dtype=centers.dtype) * (2 * torch.pi / num_angles)
     radial = torch.exp(-((radius - rings) ** 2) / (2 * 0.25**2))  # (N, k, R)
     angular = torch.exp(2.0 * (torch.cos(angle - directions) - 1.0))  # (N, k, A)
-    present = torch.isfinite(nearest_distance)[..., None, None]
-    grid = (radial[..., :, None] * angular[..., None, :] * present).sum(1)  # (N, R, A)
-    encoding[:] = grid.reshape(n_cells, -1)
-    return encoding
+    grid = (radial[..., :, None] * angular[..., None, :] * present[..., None, None]).sum(1)  # (N, R, A)
+    return grid.reshape(n_cells, num_rings * num_angles)
 
 
 POSITION_ENCODINGS = {"nearest": relative_position_encoding, "polar": polar_occupancy_encoding}

@@ -90,15 +90,19 @@ def benchmark_linker(
     max_gap: int = 0,
     num_candidates: int = 10,
     seed: int = 0,
+    link_model=None,
 ) -> Dict[str, float]:
     """Time ``Tracker.update`` on a synthetic movie (the movie is made before timing starts).
+
+    ``link_model``: the fitted models the "learned" rule needs (``link_model.LinkModel``).
 
     Returns:
         {"num_cells", "ms_per_frame" (mean over frames after the first), "max_ms", "tracks", "divisions"}.
     """
     movie: List[Detections] = list(synthetic_movie(num_cells, num_frames, seed=seed))
     tracker = Tracker(
-        similarity=distance_similarity(scale=2.0), method=method, max_gap=max_gap, num_candidates=num_candidates
+        similarity=distance_similarity(scale=2.0), method=method, max_gap=max_gap, num_candidates=num_candidates,
+        link_model=link_model,
     )
     times = []
     for frame, detections in enumerate(movie):

@@ -5,25 +5,15 @@ Xvfb is installed (``apt install xvfb``). Without OpenGL the viewer is napari's 
 layers, no canvas) and the screenshot test is skipped. Without napari (``pip install -e .[napari]``) every
 test here is skipped, each module saying so.
 """
-import functools
 import os
 from pathlib import Path
 
 import pytest
+from napari_checks import opengl_available
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before pytest-qt creates the QApplication
 
 MANIFEST = Path(__file__).parents[2] / "celltrack" / "napari" / "napari.yaml"
-
-
-@functools.lru_cache(maxsize=None)
-def opengl_available() -> bool:
-    """Whether Qt can make an OpenGL context current (napari's canvas needs one); needs a QApplication."""
-    from qtpy.QtGui import QOffscreenSurface, QOpenGLContext
-
-    context, surface = QOpenGLContext(), QOffscreenSurface()
-    surface.create()
-    return context.create() and context.makeCurrent(surface)
 
 
 @pytest.fixture
@@ -60,6 +50,6 @@ def tracked_result(trained_tiny, tmp_path_factory):
     root = tmp_path_factory.mktemp("napari_result") / "Synthetic"
     make_synthetic_sequence(root, "01", num_frames=12, num_cells=10, height=192, width=192, seed=4,
                             cell_radius=(7.0, 11.0), cell_cycle=(4, 14))
-    out = root.parent / "result"
+    out = root.parent / "synthetic-01"
     track_movie(CellTrackPredictor(cfg), root / "01", out, masks=root / "01_GT" / "SEG")
     return out, root / "01"

@@ -11,22 +11,7 @@ pytest.importorskip("pytestqt", reason="pytest-qt is not installed: pip install 
 from celltrack.data.ctc import read_lineage  # noqa: E402
 from celltrack.data.movie import DataError  # noqa: E402
 from celltrack.napari.reader import get_reader, read_result  # noqa: E402
-
-
-def ctc_masks(folder, prefix="mask"):
-    return np.stack([tifffile.imread(path) for path in sorted(folder.glob(f"{prefix}*.tif"))])
-
-
-def assert_tracks_match_lineage(layer, lineage_path):
-    """Rows [track_id, frame, y, x]: each track present exactly on frames B..E of its lineage line; the
-    layer's graph is the lineage's parents."""
-    lineage = read_lineage(lineage_path)
-    data = layer.data
-    assert data.shape == (int((lineage[:, 2] - lineage[:, 1] + 1).sum()), 4)
-    for label, begin, end, _ in lineage.tolist():
-        frames = data[data[:, 0] == label, 1]
-        assert frames.tolist() == list(range(begin, end + 1)), label
-    assert layer.graph == {label: [parent] for label, _, _, parent in lineage.tolist() if parent}
+from napari_checks import assert_tracks_match_lineage, ctc_masks  # noqa: E402
 
 
 def test_opens_a_track_video_output_as_labels_and_tracks(viewer, tracked_result):

@@ -172,13 +172,10 @@ class TrackWidget(Container):
         self.run_button.enabled, self.cancel_button.enabled = False, True
         self.say(f"loading the model for '{layer.name}' ...")
         self._running = {}
-        self.worker = track_frames(cfg, movie_path, self.result, self._running, _start_thread=False)
-        self.worker.yielded.connect(self._frame_done)
-        self.worker.returned.connect(self._finished)
-        self.worker.errored.connect(self._failed)
-        self.worker.aborted.connect(self._cancelled)
-        self.worker.finished.connect(self._cleanup)
-        self.worker.start()
+        # errored is ours: a user error becomes the status line instead of napari's re-raise
+        self.worker = track_frames(cfg, movie_path, self.result, self._running, _connect={
+            "yielded": self._frame_done, "returned": self._finished, "errored": self._failed,
+            "aborted": self._cancelled, "finished": self._cleanup})
         return self.worker
 
     def cancel(self) -> None:

@@ -1,5 +1,6 @@
 """celltrack/napari/widget.py: CellTrack run from napari on an image layer, in a worker thread."""
 import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -38,9 +39,10 @@ def test_tracks_an_image_layer_and_adds_the_result(viewer, trained_tiny, qtbot, 
     movie = movie_of(root / "01")
     widget = tiny_widget(viewer, trained_tiny, movie, output=tmp_path / "out")
     assert widget.image.value is viewer.layers["cells"]
-    worker = widget.run()
+    widget.run_button.native.click()
     progress = []
-    worker.yielded.connect(progress.append)
+    widget.worker.yielded.connect(progress.append)
+    assert not widget.run_button.enabled and widget.cancel_button.enabled
     qtbot.waitUntil(lambda: widget.run_button.enabled, timeout=60000)
 
     assert progress == list(range(len(movie) + 1)) and widget.progress.value == len(movie)
@@ -69,7 +71,7 @@ def test_cancel_stops_and_removes_the_run(viewer, trained_tiny, qtbot, tmp_path,
     monkeypatch.setattr(CellTrackPredictor, "__call__", held_at_frame_2)
     widget = tiny_widget(viewer, trained_tiny, movie_of(root / "01"), output=tmp_path / "out")
     worker = widget.run()
-    worker.yielded.connect(lambda done: (widget.cancel(), gate.set()) if done == 2 else None)
+    worker.yielded.connect(lambda done: (widget.cancel_button.native.click(), gate.set()) if done == 2 else None)
     qtbot.waitUntil(lambda: widget.run_button.enabled, timeout=60000)
     # the worker stops at its next check, before frame 2 or after it (Cancel comes while it starts frame 2)
     assert widget.progress.value in (2, 3) and "cancelled" in widget.status.value
@@ -77,7 +79,7 @@ def test_cancel_stops_and_removes_the_run(viewer, trained_tiny, qtbot, tmp_path,
     assert [layer.name for layer in viewer.layers] == ["cells"]
 
 
-def test_inputs_that_cannot_be_used_say_so_in_one_line(viewer, trained_tiny, tmp_path):
+def test_inputs_that_cannot_be_used_say_so_in_one_line(viewer, trained_tiny, qtbot, tmp_path):
     _, weights, _ = trained_tiny
     viewer.add_image(np.zeros((2, 3, 32, 32), dtype=np.uint16), name="hyperstack")
     widget = TrackWidget(viewer)
@@ -96,23 +98,28 @@ def test_inputs_that_cannot_be_used_say_so_in_one_line(viewer, trained_tiny, tmp
                                                             f"or empty output folder.")
     widget.output.value, widget.overrides.value = None, "CELLTRACK.NO_SUCH_KEY 1"
     assert widget.run() is None and "NO_SUCH_KEY" in widget.status.value
+    # found only when the worker loads the model: the same line, from the worker
+    widget.config_file.value, widget.weights.value, widget.overrides.value = TINY_CONFIG, tmp_path / "nope.pth", ""
+    assert widget.run() is not None
+    qtbot.waitUntil(lambda: widget.run_button.enabled, timeout=30000)
+    assert widget.status.value.startswith(f"error: {tmp_path / 'nope.pth'}: no such weights file")
+    assert [layer.name for layer in viewer.layers] == ["movie"]
 
 
 def test_screenshot_of_a_result(viewer, tracked_result, tmp_path):
-    """The README's picture: a result opened over its movie, the Track cells widget docked. Set
-    CELLTRACK_SCREENSHOT=docs/napari.png to write it there."""
+    """The README's picture: a result opened over its movie, the Track cells widget docked.
+    ``CELLTRACK_SCREENSHOT=docs/napari.png python -m pytest tests/napari -k screenshot`` writes it there."""
     if not opengl_available():
         pytest.skip("no OpenGL for napari's canvas: install Xvfb (apt install xvfb); pytest-xvfb then starts it")
     out, movie_folder = tracked_result
     viewer.add_image(movie_of(movie_folder), name="movie", colormap="gray")
     viewer.open(out, plugin="celltrack")
-    viewer.window.add_dock_widget(TrackWidget(viewer), name="Track cells")
+    _, widget = viewer.window.add_plugin_dock_widget("celltrack", "Track cells")  # as Plugins > CellTrack does
+    assert isinstance(widget, TrackWidget) and widget.image.value is viewer.layers["movie"]
     viewer.window.resize(1400, 820)
     viewer.reset_view()
     viewer.dims.set_current_step(0, 8)
     picture = viewer.screenshot(path=tmp_path / "napari.png", canvas_only=False)
     assert picture.ndim == 3 and picture.shape[0] > 300 and len(np.unique(picture.reshape(-1, 4), axis=0)) > 50
-    target = os.environ.get("CELLTRACK_SCREENSHOT")
-    if target:
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / "napari.png").replace(REPO / target if not Path(target).is_absolute() else target)
+    if os.environ.get("CELLTRACK_SCREENSHOT"):
+        shutil.copyfile(tmp_path / "napari.png", REPO / os.environ["CELLTRACK_SCREENSHOT"])  # absolute: as given

@@ -82,7 +82,8 @@ def layer_name(path: PathLike) -> str:
 
 
 def read_result(path: PathLike, name: Optional[str] = None) -> list[LayerData]:
-    """A CellTrack output folder or CTC folder (module docstring) as napari layers: ``[labels, tracks]``.
+    """A CellTrack output folder or CTC folder (module docstring) as napari layers: ``[labels, tracks]``
+    (only ``[labels]`` when no cell was found: napari has no empty tracks layer).
 
     ``name``: what the layers are called (``"<name> masks"``, ``"<name> tracks"``; default
     :func:`layer_name`). Both layers' ``metadata["celltrack_result"]`` is the CTC folder read.
@@ -96,6 +97,8 @@ def read_result(path: PathLike, name: Optional[str] = None) -> list[LayerData]:
     name = name or layer_name(path)
     metadata = {"celltrack_result": str(folder)}
     labels = (masks, {"name": f"{name} masks", "metadata": metadata, "opacity": 0.6}, "labels")
+    if not len(tracks):  # napari's tracks layer cannot be empty
+        return [labels]
     track_layer = (tracks, {"name": f"{name} tracks", "graph": graph, "features": features, "metadata": metadata,
                             "tail_length": 10, "tail_width": 3}, "tracks")
     return [labels, track_layer]

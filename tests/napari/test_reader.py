@@ -62,3 +62,11 @@ def test_masks_that_disagree_with_the_lineage_are_refused(tracked_result, tmp_pa
     tifffile.imwrite(broken / "mask003.tif", mask)
     with pytest.raises(DataError, match=rf"mask003.tif \(frame 3\): track {label} is listed in .*res_track.txt"):
         read_result(broken)
+
+
+def test_a_result_without_cells_opens_as_empty_masks(viewer, tmp_path):
+    from celltrack.data.ctc import write_ctc_results
+
+    write_ctc_results(tmp_path / "res", [np.zeros((16, 16), np.uint16)] * 3)
+    (labels,) = viewer.open(tmp_path / "res", plugin="celltrack")
+    assert labels.data.shape == (3, 16, 16) and not labels.data.any()

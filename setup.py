@@ -12,7 +12,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["celltrack", "celltrack.*"]),
     # The shipped model (track_video's default): config, float16 weights, model card.
-    package_data={"celltrack.model_zoo": ["*/config.yaml", "*/model_final.pth", "*/MODEL_CARD.md"]},
+    package_data={"celltrack.model_zoo": ["*/config.yaml", "*/model_final.pth", "*/MODEL_CARD.md"],
+                  "celltrack.napari": ["napari.yaml"]},
     install_requires=[
         # detectron2 v0.6's own dependencies (its setup.py), which the registry copy does not install
         "Pillow>=7.1",
@@ -41,5 +42,9 @@ setup(
     ],
     extras_require={
         "dev": ["pytest", "hypothesis", "laptrack"],
+        # The napari plugin (celltrack/napari) with a Qt binding; pytest-qt and pytest-xvfb run its tests
+        # (tests/napari) headless: pytest-qt needs a Qt binding, so it comes with this extra, not with "dev".
+        "napari": ["napari[pyqt5]>=0.5", "pytest-qt", "pytest-xvfb"],
     },
+    entry_points={"napari.manifest": ["celltrack = celltrack.napari:napari.yaml"]},
 )

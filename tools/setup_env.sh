@@ -13,5 +13,5 @@ if ! "$venv/bin/python" -c "import torch, torchvision" 2>/dev/null; then
   $pip install -q $torch_packages
 fi
 "$venv/bin/python" tools/install_detectron2.py
-$pip install -q -e ".[dev]"
+$pip install -q -e ".[dev,napari]"   # napari: the plugin and its tests (tests/napari), ~40 s
 "$venv/bin/python" -m celltrack.collect_env

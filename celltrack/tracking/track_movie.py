@@ -28,7 +28,7 @@ import re
 import shutil
 import time
 from pathlib import Path
-from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Generator, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from tqdm import tqdm
@@ -192,6 +192,29 @@ def track_movie(
     Raises :class:`DataError` for unusable input, a non-empty ``out_dir`` (unless ``overwrite`` or
     ``resume``) and a ``resume`` whose saved run had other inputs.
     """
+    frames = track_movie_frames(predictor, movie_path, out_dir, masks, overwrite, resume, fps, channel, z)
+    while True:
+        try:
+            next(frames)
+        except StopIteration as finished:
+            return finished.value
+
+
+def track_movie_frames(
+    predictor: CellTrackPredictor,
+    movie_path: Path,
+    out_dir: Path,
+    masks: Optional[Path] = None,
+    overwrite: bool = False,
+    resume: bool = False,
+    fps: float = 5.0,
+    channel: Optional[int] = None,
+    z: Optional[int] = None,
+) -> Generator[int, None, dict]:
+    """:func:`track_movie` one frame at a time, for a caller that shows progress or may stop the run (the
+    napari widget): a generator that yields each frame's index (from 0) once its results are saved, and
+    returns the summary. Closing it stops the run as Ctrl-C does (``resume=True`` continues it).
+    """
     out_dir, masks = Path(out_dir), Path(masks) if masks else None
     check_output_dir(out_dir, overwrite, resume)
     fingerprint = run_fingerprint(predictor.cfg, movie_path, masks, channel, z)
@@ -208,7 +231,8 @@ def track_movie(
         remove_outputs(out_dir)
     created = not out_dir.exists()
     try:
-        return _track(predictor, movie_path, out_dir, masks, fps, channel, z, num_frames, fingerprint, state)
+        return (yield from _track(predictor, movie_path, out_dir, masks, fps, channel, z, num_frames,
+                                  fingerprint, state))
     except BaseException:
         if not (out_dir / STATE).exists():  # no frame saved: nothing to resume, so leave no trace
             remove_outputs(out_dir)
@@ -218,8 +242,9 @@ def track_movie(
 
 
 def _track(predictor, movie_path, out_dir: Path, masks: Optional[Path], fps: float, channel, z,
-           num_frames: Optional[int], fingerprint: dict, state: Optional[dict]) -> dict:
-    """The frame loop of :func:`track_movie` and the files written at its end; ``state``: resume from it."""
+           num_frames: Optional[int], fingerprint: dict, state: Optional[dict]) -> Generator[int, None, dict]:
+    """The frame loop of :func:`track_movie` and the files written at its end; ``state``: resume from it.
+    Yields each frame's index once it is saved; returns the summary."""
     (out_dir / "overlay").mkdir(parents=True, exist_ok=True)
     # Names need the movie's length up front; an unknown length (a video) gets 4 digits from the start.
     writer = CTCTrackWriter(out_dir / "res", num_frames=num_frames)
@@ -272,6 +297,7 @@ def _track(predictor, movie_path, out_dir: Path, masks: Optional[Path], fps: flo
             "rows_bytes": rows_path.stat().st_size,
         }
         _save_atomically(out_dir / STATE, pickle.dumps(state))
+        yield frame
     progress.close()
 
     length = predictor.frame

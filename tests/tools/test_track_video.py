@@ -111,6 +111,31 @@ def test_resume_continues_an_interrupted_run(trained_tiny, tmp_path):
     ).read_text()
 
 
+def test_track_movie_frames_yields_each_frame_and_stops_resumably(trained_tiny, tmp_path):
+    import celltrack  # noqa: F401
+    from celltrack.tracking.predictor import CellTrackPredictor
+    from celltrack.tracking.track_movie import track_movie, track_movie_frames
+
+    cfg, weights, root = trained_tiny
+    cfg = cfg.clone()
+    cfg.MODEL.WEIGHTS = str(weights)
+    predictor, labels = CellTrackPredictor(cfg), root / "01_GT" / "SEG"
+    full = track_movie(predictor, root / "01", tmp_path / "full", masks=labels)
+    frames = track_movie_frames(predictor, root / "01", tmp_path / "part", masks=labels)
+    assert [next(frames) for _ in range(4)] == [0, 1, 2, 3]
+    frames.close()  # as the napari widget's Cancel: frames 0-3 saved, resumable
+    assert (tmp_path / "part" / ".resume" / "state.pkl").exists() and not (tmp_path / "part" / "tracks.csv").exists()
+    resumed = track_movie_frames(predictor, root / "01", tmp_path / "part", masks=labels, resume=True)
+    done = []
+    with pytest.raises(StopIteration) as finished:
+        while True:
+            done.append(next(resumed))
+    assert done == list(range(4, 10)) and finished.value.value["cells"] == full["cells"]
+    assert (tmp_path / "part" / "res" / "res_track.txt").read_text() == (
+        tmp_path / "full" / "res" / "res_track.txt"
+    ).read_text()
+
+
 def test_movie_numbered_from_one_and_progress_total(trained_tiny, tmp_path):
     import shutil
 

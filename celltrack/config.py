@@ -83,7 +83,8 @@ def add_celltrack_config(cfg: CN) -> None:
     # on Fluo-N2DH-SIM+ 02 ground-truth masks it links far better (CT 0.752 vs 0.390, BC(2) 0.851 vs
     # 0.564, benchmarks/RESULTS.md); the paper's rule lets a cell that enters claim a neighbour.
     cfg.CELLTRACK.TRACKER.METHOD = "global"
-    # A cell whose best overlap (mask IoU) with t-1 is below ALPHA starts a new track (paper: 0.1).
+    # Least mask IoU with a t-1 cell for an overlap link (paper: 0.1, where a cell whose best overlap is below
+    # it starts a new track; the "global" and "learned" rules may still link it by similarity).
     cfg.CELLTRACK.TRACKER.ALPHA = 0.1
     # Frames a lost track may be resumed after (0 = the paper: tracks end when nothing matches).
     cfg.CELLTRACK.TRACKER.MAX_GAP = 0

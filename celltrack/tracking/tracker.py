@@ -36,6 +36,7 @@ import numpy as np
 from detectron2.config import configurable
 
 from .lineage import LineageTable
+from .state import expect_keys
 from .link_model import LinkModel, learned_rule
 from .linking import (
     HEADS,
@@ -57,7 +58,8 @@ __all__ = ["Detections", "Similarity", "Tracker", "METHODS"]
 
 # similarity(embeddings_t, embeddings_prev, pairs) -> {"visual": (E,), "spatial": (E,)} in [0, 1].
 # Embeddings are {"visual": (N, D), "spatial": (N, D')} arrays or tensors (after the shared FC); pairs is
-# an (E, 2) int64 numpy array of (index in t, index in t-1). ``SiameseTrackHead.similarity`` is one.
+# an (E, 2) int64 numpy array of (index in t, index in t-1). A track head's similarity takes tensors on
+# its device: ``predictor.track_head_similarity`` adapts it (what the predictor and the evaluator pass).
 Similarity = Callable[[Mapping[str, Any], Mapping[str, Any], np.ndarray], Mapping[str, Any]]
 
 METHODS = ("paper", "global", "learned")
@@ -176,12 +178,9 @@ class _Frame(NamedTuple):
 class Tracker:
     """Links detections frame by frame into tracks with a CTC lineage.
 
-    Usage::
-
-        tracker = Tracker(similarity=model.track_head.similarity)
-        for frame, detections in enumerate(movie):
-            track_ids, parent_ids = tracker.update(frame, detections)
-        rows = tracker.lineage()  # (T, 4): track_id, first_frame, last_frame, parent_id
+    ``update(frame, detections)`` once per frame, in order, returns each cell's track id and parent;
+    ``lineage()`` gives the (T, 4) CTC rows (track_id, first_frame, last_frame, parent_id). A movie is
+    driven through it by ``celltrack.tracking.frame_loop.track_frames``, the one loop over a movie's frames.
 
     Memory holds the last ``max_gap + 1`` frames' detections and the lineage, not the movie.
     """
@@ -191,7 +190,7 @@ class Tracker:
         self,
         *,
         similarity: Optional[Similarity] = None,
-        method: str = "paper",
+        method: str = "global",
         alpha: float = 0.1,
         max_gap: int = 0,
         num_candidates: int = 10,
@@ -322,32 +321,43 @@ class Tracker:
         """(T, 4) int64 CTC rows (track_id, first_frame, last_frame, parent_id), sorted by track_id."""
         return self._lineage.rows()
 
-    @property
-    def num_tracks(self) -> int:
-        return len(self._lineage)
-
     # ---------------------------------------------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:
-        """Everything needed to continue tracking after a restart (not the similarity function).
+        """Everything needed to continue tracking after a restart (not the similarity function), as plain
+        values and numpy arrays (``celltrack.tracking.state`` saves it without pickle).
 
-        Holds the last ``max_gap + 1`` frames' detections (embeddings may be tensors: save with
-        ``torch.save`` or pickle).
+        Holds the lineage and the last ``max_gap + 1`` frames' cells (centres, label image, embeddings).
         """
         return {
             "lineage": self._lineage.rows(),
-            "recent": [(f.frame, f.detections, f.track_ids) for f in self._recent],
-            "lost": (self._lost_track_ids.copy(), self._lost_frames.copy(), self._lost_cells.copy()),
+            "recent": [{"frame": f.frame, "centers": f.detections.centers, "labels": f.detections.labels,
+                        "embeddings": {name: _to_numpy(value) for name, value in f.detections.embeddings.items()},
+                        "track_ids": f.track_ids} for f in self._recent],
+            "lost": {"track_ids": self._lost_track_ids.copy(), "frames": self._lost_frames.copy(),
+                     "cells": self._lost_cells.copy()},
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Continue from ``state_dict()``; the tracker's options are its own, not the saved ones."""
+        """Continue from ``state_dict()``; the tracker's options are its own, not the saved ones.
+
+        Raises ValueError for a state that is not a tracker's (missing entries, inconsistent cells).
+        """
+        expect_keys(state, ("lineage", "recent", "lost"), "Tracker")
         self._reset()
-        self._lineage = LineageTable(state["lineage"])
-        for frame, detections, track_ids in state["recent"][-(self.max_gap + 1) :]:
-            self._recent.append(_Frame(int(frame), detections, np.asarray(track_ids, dtype=np.int64)))
+        self._lineage = LineageTable(np.asarray(state["lineage"], dtype=np.int64).reshape(-1, 4))
+        for saved in state["recent"][-(self.max_gap + 1) :]:
+            expect_keys(saved, ("frame", "centers", "labels", "embeddings", "track_ids"), "Tracker")
+            detections = Detections(saved["centers"], saved["labels"], saved["embeddings"])
+            track_ids = np.asarray(saved["track_ids"], dtype=np.int64)
+            if track_ids.shape != (detections.num_cells,):
+                raise ValueError(f"Tracker.load_state_dict: frame {saved['frame']} has {detections.num_cells} cells "
+                                 f"and {track_ids.shape} track ids")
+            self._recent.append(_Frame(int(saved["frame"]), detections, track_ids))
         if self.max_gap > 0:
+            lost = state["lost"]
+            expect_keys(lost, ("track_ids", "frames", "cells"), "Tracker")
             self._lost_track_ids, self._lost_frames, self._lost_cells = (
-                np.asarray(a, dtype=np.int64) for a in state["lost"]
+                np.asarray(lost[key], dtype=np.int64).reshape(-1) for key in ("track_ids", "frames", "cells")
             )
             if self._recent:
                 self._forget_lost(self._lost_frames < self._recent[-1].frame - self.max_gap)

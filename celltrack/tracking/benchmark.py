@@ -9,7 +9,7 @@ from typing import Dict, Iterator, List, Sequence
 
 import numpy as np
 
-from .frame_loop import precomputed, track_frames
+from .frame_loop import LinkingClock, precomputed, track_frames
 from .lineage import count_divisions
 from .similarity import distance_similarity
 from .tracker import Detections, Tracker
@@ -83,19 +83,6 @@ def synthetic_movie(
         radii = np.concatenate([radii[keep], np.full(len(daughters), RADIUS - 1), np.full(num_new, RADIUS)])
 
 
-class _Clock:
-    """A sink that reads the frame loop's running linking time after every frame."""
-
-    def __init__(self, timings: Dict[str, float]):
-        self.timings, self.totals = timings, [0.0]
-
-    def write(self, tracked) -> None:
-        self.totals.append(self.timings["linking"])
-
-    def close(self, lineage) -> None:
-        pass
-
-
 def benchmark_linker(
     num_cells: int,
     num_frames: int = 20,
@@ -117,10 +104,10 @@ def benchmark_linker(
         similarity=distance_similarity(scale=2.0), method=method, max_gap=max_gap, num_candidates=num_candidates,
         link_model=link_model,
     )
-    timings = {"linking": 0.0}
-    clock = _Clock(timings)
-    rows = track_frames(((None, detections) for detections in movie), precomputed, tracker, [clock], timings=timings)
-    linked = np.diff(clock.totals)[1:] * 1e3  # seconds in the tracker per frame; frame 0 links nothing
+    clock = LinkingClock()
+    rows = track_frames(((None, detections) for detections in movie), precomputed, tracker, [clock],
+                        timings=clock.timings)
+    linked = np.array(clock.seconds[1:]) * 1e3  # frame 0 links nothing
     return {
         "num_cells": float(num_cells),
         "ms_per_frame": float(linked.mean()),

@@ -1,6 +1,8 @@
 """CellTrack's configuration keys. Every key has its meaning and, where the paper sets one, its value."""
 from detectron2.config import CfgNode as CN
 
+from .data.normalize import DEFAULT_PERCENTILES
+
 
 def add_celltrack_config(cfg: CN) -> None:
     """Add CellTrack's keys (MODEL.TRACK_HEAD.*, CELLTRACK.*) to a detectron2 config, in place."""
@@ -38,7 +40,7 @@ def add_celltrack_config(cfg: CN) -> None:
     # e.g. "Fluo-N2DH-SIM+/01". Empty: the environment variable CELLTRACK_DATA, else ./datasets.
     cfg.CELLTRACK.DATA_ROOT = ""
     # Intensity percentiles mapped to 0 and 1 before the network, per image, in training and inference.
-    cfg.CELLTRACK.NORMALIZE_PERCENTILES = (1.0, 99.8)
+    cfg.CELLTRACK.NORMALIZE_PERCENTILES = DEFAULT_PERCENTILES  # (1.0, 99.8)
     # Gaussian sigma (pixels, native resolution) that smooths every frame before normalisation, in training
     # and inference: dim nuclei sit barely above the noise, and averaging over a few pixels lifts them out
     # of it without moving the outline of a 30-90 px nucleus (not in the paper; 0 = off).

@@ -242,9 +242,11 @@ def _track(predictor, movie_path, out_dir: Path, masks: Optional[Path], fps: flo
     frames = tqdm(_paired_frames(read_movie(movie_path, channel=channel, z=z), masks),
                   desc=f"tracking {Path(movie_path).name}", unit="frame", total=movie_length(movie_path))
     # Frames are counted from 0 whatever the movie's own numbering (a folder may start at t001).
-    track_frames(((image, labels) for _, image, labels in frames), predictor.segment, tracker, list(sinks.values()),
-                 start_frame=start_frame, after_frame=save, timings=timings)
-    frames.close()
+    try:
+        track_frames(((image, labels) for _, image, labels in frames), predictor.segment, tracker,
+                     list(sinks.values()), start_frame=start_frame, after_frame=save, timings=timings)
+    finally:  # the progress bar's last line before any error message
+        frames.close()
 
     length = predictor.frames
     summary = {

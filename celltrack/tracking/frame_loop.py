@@ -1,6 +1,6 @@
 """The frame loop: the one place where a movie's frames meet the tracker.
 
-:func:`track_frames` owns one movie: it reads the frames in order, has each segmented (the predictor's
+:func:`frame_steps` (run through by :func:`track_frames`) owns one movie: it reads the frames in order, has each segmented (the predictor's
 ``segment``, or cells computed earlier), feeds the cells to the tracker and hands every tracked frame to
 the output sinks (``celltrack.tracking.sinks``: CTC result, tracks table, overlay, GEFF, ...), each of
 which writes per frame and finishes with the tracker's lineage. ``tools/track_video.py`` (through
@@ -12,7 +12,7 @@ A sink is any object with ``write(tracked: TrackedFrame)``, ``close(lineage)`` a
 """
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, Optional, Protocol, Sequence, Tuple
+from typing import Any, Callable, Dict, Generator, Iterable, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -80,13 +80,31 @@ def track_frames(
     segment: Segment,
     tracker: Tracker,
     sinks: Sequence[Sink] = (),
+    **options,
+) -> np.ndarray:
+    """Track a movie to its end: :func:`frame_steps` (same arguments) run through; returns the lineage."""
+    steps = frame_steps(frames, segment, tracker, sinks, **options)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as finished:
+            return finished.value
+
+
+def frame_steps(
+    frames: Iterable[Tuple[Any, Any]],
+    segment: Segment,
+    tracker: Tracker,
+    sinks: Sequence[Sink] = (),
     *,
     start_frame: int = 0,
     image_size: Optional[Tuple[int, int]] = None,
     after_frame: Optional[Callable[[int], None]] = None,
     timings: Optional[Dict[str, float]] = None,
-) -> np.ndarray:
-    """Track a movie: segment, link and write every frame; close the sinks; return the lineage.
+) -> Generator[int, None, np.ndarray]:
+    """The frame loop: segment, link and write every frame, yielding each frame's index once every sink has
+    it; then close the sinks and return the lineage. A caller that shows progress or may stop the run (the
+    napari widget) steps through it; closing it stops after the last frame yielded.
 
     Args:
         frames: ``(image, given)`` per frame, frames 0, 1, 2, ... (``given`` goes to ``segment``).
@@ -117,6 +135,7 @@ def track_frames(
             sink.write(tracked)
         if after_frame is not None:
             after_frame(frame)
+        yield frame
     lineage = tracker.lineage()
     for sink in sinks:
         sink.close(lineage)

@@ -24,13 +24,13 @@ import re
 import shutil
 import time
 from pathlib import Path
-from typing import Iterable, Iterator, Optional, Tuple
+from typing import Generator, Iterable, Iterator, Optional, Tuple
 
 import numpy as np
 from tqdm import tqdm
 
 from ..data.movie import VIDEO_SUFFIXES, DataError, movie_length, read_movie
-from .frame_loop import track_frames
+from .frame_loop import frame_steps
 from .lineage import count_divisions
 from .predictor import CellTrackPredictor
 from .sinks import CTCResultSink, GeffSink, OverlaySink, TracksTableSink, save_atomically
@@ -180,6 +180,29 @@ def track_movie(
     Raises :class:`DataError` for unusable input, a non-empty ``out_dir`` (unless ``overwrite`` or
     ``resume``), a ``resume`` whose saved run had other inputs, and a saved state that is not one.
     """
+    frames = track_movie_frames(predictor, movie_path, out_dir, masks, overwrite, resume, fps, channel, z)
+    while True:
+        try:
+            next(frames)
+        except StopIteration as finished:
+            return finished.value
+
+
+def track_movie_frames(
+    predictor: CellTrackPredictor,
+    movie_path: Path,
+    out_dir: Path,
+    masks: Optional[Path] = None,
+    overwrite: bool = False,
+    resume: bool = False,
+    fps: float = 5.0,
+    channel: Optional[int] = None,
+    z: Optional[int] = None,
+) -> Generator[int, None, dict]:
+    """:func:`track_movie` one frame at a time, for a caller that shows progress or may stop the run (the
+    napari widget): a generator that yields each frame's index (from 0) once its results are saved, and
+    returns the summary. Closing it stops the run as Ctrl-C does (``resume=True`` continues it).
+    """
     out_dir, masks = Path(out_dir), Path(masks) if masks else None
     check_output_dir(out_dir, overwrite, resume)
     fingerprint = run_fingerprint(predictor.cfg, movie_path, masks, channel, z)
@@ -199,7 +222,8 @@ def track_movie(
         remove_outputs(out_dir)
     created = not out_dir.exists()
     try:
-        return _track(predictor, movie_path, out_dir, masks, fps, channel, z, num_frames, fingerprint, state)
+        return (yield from _track(predictor, movie_path, out_dir, masks, fps, channel, z, num_frames,
+                                  fingerprint, state))
     except BaseException:
         if not (out_dir / STATE).exists():  # no frame saved: nothing to resume, so leave no trace
             remove_outputs(out_dir)
@@ -209,8 +233,9 @@ def track_movie(
 
 
 def _track(predictor, movie_path, out_dir: Path, masks: Optional[Path], fps: float, channel, z,
-           num_frames: Optional[int], fingerprint: dict, state: Optional[dict]) -> dict:
-    """Build the tracker and the sinks (from ``state`` when resuming), run the frame loop, write the summary."""
+           num_frames: Optional[int], fingerprint: dict, state: Optional[dict]) -> Generator[int, None, dict]:
+    """Build the tracker and the sinks (from ``state`` when resuming), step through the frame loop (yielding
+    each frame's index once saved), write the summary and return it."""
     # Names need the movie's length up front; an unknown length (a video) gets 4 digits from the start.
     ctc = CTCResultSink(out_dir / "res", num_frames=num_frames)
     table = TracksTableSink(out_dir / "tracks.csv")
@@ -243,8 +268,8 @@ def _track(predictor, movie_path, out_dir: Path, masks: Optional[Path], fps: flo
                   desc=f"tracking {Path(movie_path).name}", unit="frame", total=movie_length(movie_path))
     # Frames are counted from 0 whatever the movie's own numbering (a folder may start at t001).
     try:
-        track_frames(((image, labels) for _, image, labels in frames), predictor.segment, tracker,
-                     list(sinks.values()), start_frame=start_frame, after_frame=save, timings=timings)
+        yield from frame_steps(((image, labels) for _, image, labels in frames), predictor.segment, tracker,
+                               list(sinks.values()), start_frame=start_frame, after_frame=save, timings=timings)
     finally:  # the progress bar's last line before any error message
         frames.close()
 

@@ -146,7 +146,7 @@ def test_track_movie_frames_yields_each_frame_and_stops_resumably(trained_tiny, 
     frames = track_movie_frames(predictor, root / "01", tmp_path / "part", masks=labels)
     assert [next(frames) for _ in range(4)] == [0, 1, 2, 3]
     frames.close()  # as the napari widget's Cancel: frames 0-3 saved, resumable
-    assert (tmp_path / "part" / ".resume" / "state.pkl").exists() and not (tmp_path / "part" / "tracks.csv").exists()
+    assert (tmp_path / "part" / ".resume" / "state.json").exists() and not (tmp_path / "part" / "tracks.csv").exists()
     resumed = track_movie_frames(predictor, root / "01", tmp_path / "part", masks=labels, resume=True)
     done = []
     with pytest.raises(StopIteration) as finished:

@@ -25,10 +25,11 @@ sys.path.insert(0, str(HERE))
 import celltrack  # noqa: E402,F401
 from baselines import laptrack_options, link_laptrack  # noqa: E402
 from celltrack.config import get_celltrack_cfg  # noqa: E402
-from celltrack.data.ctc import CTCTrackWriter  # noqa: E402
 from celltrack.data.movie import read_frame  # noqa: E402
 from celltrack.evaluation import evaluate_ctc  # noqa: E402
-from celltrack.tracking.predictor import CellTrackPredictor, track_label_image  # noqa: E402
+from celltrack.tracking.frame_loop import track_frames  # noqa: E402
+from celltrack.tracking.predictor import CellTrackPredictor  # noqa: E402
+from celltrack.tracking.sinks import CTCResultSink  # noqa: E402
 from training_curve import cut_ground_truth  # noqa: E402
 
 METRICS = ("TRA", "CT", "BC(2)", "BIO(2)")
@@ -52,12 +53,8 @@ def main() -> None:
         for rule in RULES:
             cfg = get_celltrack_cfg(args.config_file, ["MODEL.WEIGHTS", args.weights, "CELLTRACK.TRACKER.METHOD", rule])
             predictor = CellTrackPredictor(cfg)
-            writer = CTCTrackWriter(temporary / rule, num_frames=len(images))
-            for frame, (image, given) in enumerate(zip(images, labels)):
-                cells = predictor(image, labels=given)
-                writer.write_frame(frame, track_label_image(predictor.last_labels, cells.pred_track_ids.numpy()))
-            lineage = predictor.tracker.lineage()
-            writer.close({int(t): int(p) for t, _, _, p in lineage.tolist() if p})
+            track_frames(zip(images, labels), predictor.segment, predictor.make_tracker(),
+                         [CTCResultSink(temporary / rule, num_frames=len(images))])
             rows.append({"method": f"celltrack ({rule})", **evaluate_ctc(temporary / rule, gt, metrics=METRICS)})
             print({k: rows[-1][k] for k in ("method", *METRICS, "divisions")}, flush=True)
         link_laptrack(labels, temporary / "laptrack", **laptrack_options()[0])

@@ -70,8 +70,8 @@ from celltrack.data import load_ctc_sequence, read_frame  # noqa: E402
 from celltrack.data.ctc import RAW_PATTERN, read_lineage, write_lineage  # noqa: E402
 from celltrack.data.movie import numbered_files  # noqa: E402
 from celltrack.evaluation import evaluate_ctc, write_tracked_sequence  # noqa: E402
-from celltrack.tracking.predictor import (  # noqa: E402
-    CellTrackPredictor, track_head_similarity)
+from celltrack.tracking.frame_loop import LinkingClock, track_frames  # noqa: E402
+from celltrack.tracking.predictor import CellTrackPredictor  # noqa: E402
 from celltrack.tracking.tracker import Detections, Tracker  # noqa: E402
 
 SECTIONS = ("accuracy", "speed", "scale")
@@ -279,7 +279,8 @@ def fill_cache(predictor: CellTrackPredictor, seq: SequenceData, cache: Path, gt
         scores = cells.scores.numpy()
         seconds += time.perf_counter() - start
         counted += 1
-        embeddings = {name: cells.get(f"{name}_embeddings").numpy() for name in HEADS if cells.has(f"{name}_embeddings")}
+        embeddings = {name: cells.get(f"{name}_embeddings").cpu().numpy() for name in HEADS
+                      if cells.has(f"{name}_embeddings")}
         partial = cache / f"t{frame:04d}.partial.npz"
         np.savez(partial, labels=detections.labels.astype(np.uint16), centers=detections.centers, scores=scores,
                  **embeddings)
@@ -347,7 +348,7 @@ def celltrack_rows(seq: SequenceData, gt_masks: bool, models: Dict[str, Model],
             continue
         cache = detections_cache(args, work, model, seq, cells)
         timings[key] = fill_cache(predictors[key], seq, cache, gt_masks)
-        similarity = track_head_similarity(predictors[key].model.roi_heads.track_head)
+        similarity = predictors[key].similarity
         for variant in variants:
             tracker = Tracker(model_cfg(args, model, variant.tracker_opts), similarity=similarity)
             result_dir = fresh(work / "results" / seq.name / f"{variant.method}{'@gt' if gt_masks else ''}")
@@ -531,28 +532,35 @@ def measure_inference(args, data: Path, work: Path) -> dict:
     predictor = CellTrackPredictor(cfg) if trained else CellTrackPredictor(cfg, model=_untrained(cfg))
     plain = plain_mask_rcnn(cfg, predictor.model)
     frames, source = speed_frames(data, work, args.speed_frames + 1)
-    plain_times, celltrack_times = [], []
-    with torch.no_grad():
-        for index, image in enumerate(frames):
-            inputs = predictor._model_input(image)
-            start = time.perf_counter()
-            cells = plain.inference([inputs])[0]["instances"].to("cpu")
-            cells = cells[cells.scores >= predictor.min_score]
-            middle = time.perf_counter()
-            tracked = predictor(image)
-            end = time.perf_counter()
-            if index:  # the first frame warms up both models
-                plain_times.append(middle - start)
-                celltrack_times.append(end - middle)
+    plain_times, segment_times, clock, last = [], [], LinkingClock(), {}
+
+    @torch.no_grad()
+    def segment(image, _):  # the plain Mask R-CNN, then CellTrack, on the same frame
+        inputs = predictor.model_input(image)
+        start = time.perf_counter()
+        cells = plain.inference([inputs])[0]["instances"].to("cpu")
+        cells = cells[cells.scores >= predictor.min_score]
+        middle = time.perf_counter()
+        tracked = predictor.segment(image)
+        plain_times.append(middle - start)
+        segment_times.append(time.perf_counter() - middle)
+        last["cells"] = len(tracked[0])
+        return tracked
+
+    track_frames(((image, None) for image in frames), segment, predictor.make_tracker(), [clock],
+                 timings=clock.timings)
+    # CellTrack's time per frame: detection + embeddings + the tracker; the first frame warms up both models.
+    celltrack_times = (np.array(segment_times) + np.array(clock.seconds))[1:]
+    plain_times = plain_times[1:]
     plain_s, celltrack_s = float(np.median(plain_times)), float(np.median(celltrack_times))
     return {
         "frames": len(plain_times), "frame_size": list(frames[0].shape), "source": source,
         "weights": model.weights if trained else None, "trained_weights": trained, "device": args.device,
-        "torch_threads": torch.get_num_threads(), "cells_last_frame": len(tracked),
+        "torch_threads": torch.get_num_threads(), "cells_last_frame": last["cells"],
         "maskrcnn_seconds_per_frame": plain_s, "celltrack_seconds_per_frame": celltrack_s,
         "maskrcnn_fps": 1 / plain_s, "celltrack_fps": 1 / celltrack_s,
         "overhead_percent": 100 * (celltrack_s / plain_s - 1),
-        "celltrack_linking_ms_per_frame": 1e3 * predictor.timings["linking"] / len(frames),
+        "celltrack_linking_ms_per_frame": 1e3 * clock.timings["linking"] / len(frames),
     }
 
 

@@ -1,6 +1,8 @@
 """CellTrack's configuration keys. Every key has its meaning and, where the paper sets one, its value."""
 from detectron2.config import CfgNode as CN
 
+from .data.normalize import DEFAULT_PERCENTILES
+
 
 def add_celltrack_config(cfg: CN) -> None:
     """Add CellTrack's keys (MODEL.TRACK_HEAD.*, CELLTRACK.*) to a detectron2 config, in place."""
@@ -38,7 +40,7 @@ def add_celltrack_config(cfg: CN) -> None:
     # e.g. "Fluo-N2DH-SIM+/01". Empty: the environment variable CELLTRACK_DATA, else ./datasets.
     cfg.CELLTRACK.DATA_ROOT = ""
     # Intensity percentiles mapped to 0 and 1 before the network, per image, in training and inference.
-    cfg.CELLTRACK.NORMALIZE_PERCENTILES = (1.0, 99.8)
+    cfg.CELLTRACK.NORMALIZE_PERCENTILES = DEFAULT_PERCENTILES  # (1.0, 99.8)
     # Gaussian sigma (pixels, native resolution) that smooths every frame before normalisation, in training
     # and inference: dim nuclei sit barely above the noise, and averaging over a few pixels lifts them out
     # of it without moving the outline of a 30-90 px nucleus (not in the paper; 0 = off).
@@ -83,7 +85,8 @@ def add_celltrack_config(cfg: CN) -> None:
     # on Fluo-N2DH-SIM+ 02 ground-truth masks it links far better (CT 0.752 vs 0.390, BC(2) 0.851 vs
     # 0.564, benchmarks/RESULTS.md); the paper's rule lets a cell that enters claim a neighbour.
     cfg.CELLTRACK.TRACKER.METHOD = "global"
-    # A cell whose best overlap (mask IoU) with t-1 is below ALPHA starts a new track (paper: 0.1).
+    # Least mask IoU with a t-1 cell for an overlap link (paper: 0.1, where a cell whose best overlap is below
+    # it starts a new track; the "global" and "learned" rules may still link it by similarity).
     cfg.CELLTRACK.TRACKER.ALPHA = 0.1
     # Frames a lost track may be resumed after (0 = the paper: tracks end when nothing matches).
     cfg.CELLTRACK.TRACKER.MAX_GAP = 0

@@ -33,7 +33,8 @@ from celltrack import model_zoo
 from celltrack.cli import ToolParser, load_config, positive_int, tool
 from celltrack.data.movie import DataError
 from celltrack.tracking.predictor import CellTrackPredictor
-from celltrack.tracking.track_movie import check_movies_output_dir, find_movies, masks_of, track_movie, track_movies
+from celltrack.tracking.movies import check_movies_output_dir, find_movies, masks_of, track_movies
+from celltrack.tracking.track_movie import track_movie
 from detectron2.engine import launch
 
 # Where the config overrides begin among the positional arguments: the first KEY (unless a file of that name exists).

@@ -7,7 +7,7 @@ from typing import Iterable
 
 from detectron2.data import DatasetCatalog
 
-from .ctc import register_ctc_dataset
+from .ctc_dataset import register_ctc_dataset
 
 
 def data_root(cfg) -> Path:

@@ -8,7 +8,7 @@ A ``.trk``/``.trks`` is a tar archive of ``raw.npy`` (``(T, H, W, C)``; ``(B, T,
 Rather than a second record format, each movie is converted once to a CTC sequence on disk and read by
 :mod:`celltrack.data.ctc`: records stay light (paths) and get the same validation. DeepCell allows a
 label to vanish and come back; CTC does not, so such a track is split and the later part gets the
-earlier part as parent (see :class:`~celltrack.data.ctc.CTCTrackWriter`).
+earlier part as parent (see :class:`~celltrack.data.ctc_writer.CTCTrackWriter`).
 """
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ from typing import NamedTuple, Optional, Sequence
 import numpy as np
 import tifffile
 
-from .ctc import DEFAULT_MASK_SOURCE, CTCTrackWriter, register_ctc_dataset, write_label_image
+from .ctc_dataset import DEFAULT_MASK_SOURCE, register_ctc_dataset
+from .ctc_format import write_label_image
+from .ctc_writer import CTCTrackWriter
 from .movie import DataError
 
 

@@ -27,7 +27,7 @@ from typing import Optional
 
 import numpy as np
 
-from .ctc import read_lineage
+from .ctc_format import read_lineage
 from .movie import DataError, check_contiguous, numbered_files, read_frame
 
 NODE_PROPERTIES = ("t", "y", "x", "area", "track_id", "seg_id", "lineage_id")

@@ -16,7 +16,8 @@ import numpy as np
 DEFAULT_PERCENTILES = (1.0, 99.8)
 
 
-def percentile_normalize(image: np.ndarray, low: float = 1.0, high: float = 99.8) -> np.ndarray:
+def percentile_normalize(image: np.ndarray, low: float = DEFAULT_PERCENTILES[0],
+                         high: float = DEFAULT_PERCENTILES[1]) -> np.ndarray:
     """Map the ``low`` / ``high`` percentiles of ``image`` to 0 / 1.
 
     Args:

@@ -17,7 +17,7 @@ import tifffile
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from .ctc import MAX_LABEL, write_label_image, write_lineage
+from .ctc_format import MAX_LABEL, write_label_image, write_lineage
 
 _TEXTURE_SIZE = 128
 _RENDER_CHUNK = 256  # cells rendered together; bounds temporary memory

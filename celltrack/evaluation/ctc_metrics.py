@@ -35,7 +35,7 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from ..data.ctc import MAX_LABEL, read_lineage
+from ..data.ctc_format import MASK_PATTERN, MAX_LABEL, TRA_PATTERN, read_lineage
 from ..data.movie import DataError
 
 __all__ = ["DEFAULT_METRICS", "SUMMARY_KEYS", "InvalidResultError", "evaluate_ctc", "format_metrics"]
@@ -46,8 +46,6 @@ DEFAULT_METRICS = ("Valid", "SEG", "DET", "TRA", "LNK", "CT", "TF", "BC(2)", "CC
 # The keys a summary table shows, in order (py-ctcmetrics' names, plus our ``divisions``).
 SUMMARY_KEYS = ("SEG", "DET", "TRA", "LNK", "CT", "TF", "BC(2)", "CCA", "BIO(2)", "divisions", "gt_divisions")
 
-_MASK_PATTERN = re.compile(r"mask(\d{3,4})\.tif")
-_TRA_PATTERN = re.compile(r"man_track(\d{3,4})\.tif")
 
 
 class InvalidResultError(DataError):
@@ -76,8 +74,8 @@ def _check_folders(result_dir: Path, gt_dir: Path) -> None:
     for path in (result_dir / "res_track.txt", tra_dir / "man_track.txt"):
         if not path.is_file():
             raise DataError(f"{path}: lineage file missing; a CTC folder needs it ('L B E P' per track).")
-    result_frames = _frames(result_dir, _MASK_PATTERN, "result mask (maskTTT.tif)")
-    gt_frames = _frames(tra_dir, _TRA_PATTERN, "GT tracking mask (man_trackTTT.tif)")
+    result_frames = _frames(result_dir, MASK_PATTERN, "result mask (maskTTT.tif)")
+    gt_frames = _frames(tra_dir, TRA_PATTERN, "GT tracking mask (man_trackTTT.tif)")
     if len(result_frames) != len(gt_frames):
         raise DataError(
             f"{result_dir}: {len(result_frames)} result masks for {len(gt_frames)} GT frames in {tra_dir}; a result "

@@ -24,10 +24,10 @@ from detectron2.data import MetadataCatalog
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
-from ..data.ctc import CTCTrackWriter
 from ..data.movie import DataError
-from ..tracking.predictor import (
-    detections_from_instances, embed_positions, instance_embeddings, track_head_similarity, track_label_image)
+from ..tracking.frame_loop import precomputed, track_frames
+from ..tracking.predictor import detections_from_instances, embed_positions, instance_embeddings, track_head_similarity
+from ..tracking.sinks import CTCResultSink
 from ..tracking.tracker import Detections, Tracker
 from .ctc_metrics import DEFAULT_METRICS, evaluate_ctc
 
@@ -50,13 +50,9 @@ def write_tracked_sequence(frames: Iterable[Detections], tracker: Tracker, out_d
     Returns:
         The lineage as written, (T, 4) rows ``[label, begin, end, parent]``.
     """
-    writer = CTCTrackWriter(out_dir, num_frames=num_frames)
-    for frame, detections in enumerate(frames):
-        track_ids, _ = tracker.update(frame, detections)
-        labels = detections.labels if detections.labels is not None else np.zeros(image_size, dtype=np.int32)
-        writer.write_frame(frame, track_label_image(labels, track_ids))
-    lineage = tracker.lineage()
-    return writer.close({int(track): int(parent) for track, _, _, parent in lineage.tolist() if parent})
+    ctc = CTCResultSink(out_dir, num_frames=num_frames)
+    track_frames(((None, detections) for detections in frames), precomputed, tracker, [ctc], image_size=image_size)
+    return ctc.lineage
 
 
 def _pack(detections: Detections) -> dict:

@@ -2,10 +2,16 @@
 from .lineage import LineageTable, check_lineage, count_divisions, divisions
 from .linking import Links, global_rule, mask_overlaps, paper_rule
 from .tracker import METHODS, Detections, Similarity, Tracker
-from .predictor import CellTrackPredictor, track_label_image
+from .labels import centers_from_labels, labels_from_masks, track_label_image
+from .predictor import CellTrackPredictor
+from .frame_loop import TrackedFrame, track_frames
 
 __all__ = [
     "CellTrackPredictor",
+    "TrackedFrame",
+    "centers_from_labels",
+    "labels_from_masks",
+    "track_frames",
     "track_label_image",
     "Detections",
     "LineageTable",

@@ -2,16 +2,16 @@
 
 The movie is made at the level of detections (discs in a label image, embeddings per cell), not images:
 cells on a jittered grid drift, some vanish, some appear, some divide. Embeddings are a per-lineage random
-vector plus noise, scored by ``linking.distance_similarity`` in place of the track head.
+vector plus noise, scored by ``similarity.distance_similarity`` in place of the track head.
 """
 import argparse
-import time
 from typing import Dict, Iterator, List, Sequence
 
 import numpy as np
 
+from .frame_loop import LinkingClock, precomputed, track_frames
 from .lineage import count_divisions
-from .linking import distance_similarity
+from .similarity import distance_similarity
 from .tracker import Detections, Tracker
 
 __all__ = ["synthetic_movie", "benchmark_linker"]
@@ -104,13 +104,10 @@ def benchmark_linker(
         similarity=distance_similarity(scale=2.0), method=method, max_gap=max_gap, num_candidates=num_candidates,
         link_model=link_model,
     )
-    times = []
-    for frame, detections in enumerate(movie):
-        start = time.perf_counter()
-        tracker.update(frame, detections)
-        times.append(time.perf_counter() - start)
-    linked = np.array(times[1:]) * 1e3  # frame 0 links nothing
-    rows = tracker.lineage()
+    clock = LinkingClock()
+    rows = track_frames(((None, detections) for detections in movie), precomputed, tracker, [clock],
+                        timings=clock.timings)
+    linked = np.array(clock.seconds[1:]) * 1e3  # frame 0 links nothing
     return {
         "num_cells": float(num_cells),
         "ms_per_frame": float(linked.mean()),

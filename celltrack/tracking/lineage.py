@@ -57,10 +57,6 @@ class LineageTable:
         """(n,) parent_id of each track (0 for none)."""
         return self._data[np.asarray(track_ids, dtype=np.int64) - 1, 2].copy()
 
-    def last_frame_of(self, track_ids: np.ndarray) -> np.ndarray:
-        """(n,) last frame of each track."""
-        return self._data[np.asarray(track_ids, dtype=np.int64) - 1, 1].copy()
-
     def rows(self) -> np.ndarray:
         """(T, 4) int64 rows (track_id, first_frame, last_frame, parent_id), sorted by track_id."""
         ids = np.arange(1, self._size + 1, dtype=np.int64)

@@ -22,6 +22,11 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 from scipy.spatial import cKDTree
 
+# Label-image geometry lives in .labels and the model-free test similarity in .similarity; both are
+# re-exported here for code that imported them from linking.
+from .labels import _as_label_image, centers_from_labels, labels_from_masks  # noqa: F401
+from .similarity import distance_similarity  # noqa: F401
+
 __all__ = [
     "Links",
     "candidate_pairs",
@@ -95,13 +100,6 @@ def candidate_pairs(
     found = nearest < len(centers_prev)  # cKDTree marks "none within max_distance" with N_prev
     pairs = np.stack([cells[found], nearest[found]], axis=1)
     return merge_pairs(pairs, num_prev=len(centers_prev))
-
-
-def _as_label_image(labels: np.ndarray, name: str) -> np.ndarray:
-    labels = np.asarray(labels)
-    if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"{name}: expected an (H, W) integer label image, got {labels.dtype} {labels.shape}")
-    return labels
 
 
 def mask_overlaps(labels_t: np.ndarray, labels_prev: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -432,62 +430,3 @@ def global_rule(
     is_daughter[claimants[first]] = True
     is_daughter[taken_by[parents[first]]] = True
     return Links(matched, is_daughter)
-
-
-def labels_from_masks(masks: np.ndarray) -> np.ndarray:
-    """Paint instance masks into one label image; where masks overlap, the earlier mask wins.
-
-    Detectron2 sorts instances by descending score, so the most confident cell keeps a contested pixel.
-
-    Args:
-        masks: (N, H, W) bool (or 0/1) masks.
-
-    Returns:
-        (H, W) int32 label image, cell i -> label i + 1, background 0. A mask entirely covered by earlier
-        masks has no pixel left (area 0); it still links by its embeddings but never by overlap.
-    """
-    masks = np.asarray(masks).astype(bool, copy=False)
-    if masks.ndim != 3:
-        raise ValueError(f"labels_from_masks: expected (N, H, W) masks, got shape {masks.shape}")
-    if masks.shape[0] == 0:
-        return np.zeros(masks.shape[1:], dtype=np.int32)
-    first = masks.argmax(axis=0).astype(np.int32) + 1
-    return np.where(masks.any(axis=0), first, 0).astype(np.int32)
-
-
-def centers_from_labels(labels: np.ndarray, num_cells: Optional[int] = None) -> np.ndarray:
-    """Centroids (x, y) in pixels of labels 1..num_cells: (num_cells, 2) float64; NaN for an empty label."""
-    labels = _as_label_image(labels, "centers_from_labels")
-    if num_cells is None:
-        num_cells = int(labels.max()) if labels.size else 0
-    flat = labels.ravel()
-    height, width = labels.shape
-    size = max(num_cells + 1, int(flat.max()) + 1 if flat.size else 1)
-    area = np.bincount(flat, minlength=size)[1 : num_cells + 1].astype(np.float64)
-    y = np.bincount(flat, weights=np.repeat(np.arange(height, dtype=np.float64), width), minlength=size)
-    x = np.bincount(flat, weights=np.tile(np.arange(width, dtype=np.float64), height), minlength=size)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.stack([x[1 : num_cells + 1] / area, y[1 : num_cells + 1] / area], axis=1)
-
-
-def distance_similarity(scale: float = 1.0):
-    """A model-free similarity for tests and benchmarks: exp(-|e_t - e_prev| / scale) per head.
-
-    Returns a function with the tracker's ``similarity`` signature over numpy embeddings (N, D).
-    """
-
-    def similarity(
-        embeddings_t: Mapping[str, np.ndarray], embeddings_prev: Mapping[str, np.ndarray], pairs: np.ndarray
-    ) -> dict:
-        return {
-            name: np.exp(
-                -np.linalg.norm(
-                    np.asarray(embeddings_t[name])[pairs[:, 0]] - np.asarray(embeddings_prev[name])[pairs[:, 1]],
-                    axis=1,
-                )
-                / scale
-            )
-            for name in embeddings_t
-        }
-
-    return similarity

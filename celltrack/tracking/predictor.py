@@ -1,6 +1,7 @@
-"""CellTrackPredictor: frames in, one at a time; cells with masks, track ids and parents out."""
+"""CellTrackPredictor: one frame in, its cells out (masks, boxes, scores, centres, track-head embeddings),
+ready for the tracker. A movie is driven through it by ``celltrack.tracking.frame_loop``."""
 import time
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
@@ -11,41 +12,26 @@ from detectron2.structures import Boxes, Instances
 
 from ..checkpoint import load_trained_weights
 from ..data.normalize import to_network_input
-from .linking import centers_from_labels, labels_from_masks
+from .labels import boxes_from_labels, centers_from_labels, labels_from_masks, track_label_image  # noqa: F401
+from .state import expect_keys
 from .tracker import Detections, Similarity, Tracker
 
-
-def boxes_from_labels(labels: np.ndarray, num_cells: int) -> np.ndarray:
-    """(num_cells, 4) XYXY boxes of cells 1..num_cells of a label image (pixels; end exclusive)."""
-    boxes = np.zeros((num_cells, 4), dtype=np.float32)
-    ys, xs = np.nonzero(labels)
-    cells = labels[ys, xs] - 1
-    boxes[:, 0] = boxes[:, 1] = np.inf
-    np.minimum.at(boxes[:, 0], cells, xs)
-    np.minimum.at(boxes[:, 1], cells, ys)
-    np.maximum.at(boxes[:, 2], cells, xs + 1)
-    np.maximum.at(boxes[:, 3], cells, ys + 1)
-    return boxes
-
-
-def track_label_image(labels: np.ndarray, track_ids: np.ndarray) -> np.ndarray:
-    """Label image of cells (cell i = label i + 1) -> label image of track ids (CTC ``maskTTT.tif``)."""
-    lookup = np.concatenate([[0], np.asarray(track_ids, dtype=np.int64)])
-    return lookup[labels]
+EMBEDDING_FIELDS = ("visual_embeddings", "spatial_embeddings")
 
 
 def track_head_similarity(track_head: torch.nn.Module) -> Similarity:
     """A track head's ``similarity`` in the tracker's terms (see ``tracker.Similarity``).
 
-    Embeddings may be tensors on any device or numpy arrays (e.g. cached on disk); they are moved to the
-    head's device, scored without gradients, and the (E,) scores come back as numpy arrays.
+    Embeddings are tensors on the head's device (what the predictor's cells carry: they stay there, and
+    the similarity runs there) or numpy arrays (cached on disk, a resumed state), which are moved there
+    first. Scored without gradients; only the (E,) scores come back, as numpy arrays.
     """
     device = next(track_head.parameters()).device
 
     @torch.no_grad()
     def similarity(embeddings_t: Mapping, embeddings_prev: Mapping, pairs: np.ndarray) -> Dict[str, np.ndarray]:
         def to_device(embeddings: Mapping) -> Dict[str, torch.Tensor]:
-            return {name: torch.as_tensor(value).to(device) for name, value in embeddings.items()}
+            return {name: torch.as_tensor(value, device=device) for name, value in embeddings.items()}
 
         pairs = torch.as_tensor(pairs, dtype=torch.long, device=device)
         scores = track_head.similarity(to_device(embeddings_t), to_device(embeddings_prev), pairs)
@@ -118,19 +104,34 @@ def detections_from_instances(cells: Instances, overlap_threshold: float = 1.0) 
     return cells, Detections(centers_from_labels(labels, len(cells)), labels, instance_embeddings(cells))
 
 
-class CellTrackPredictor:
-    """Like detectron2's DefaultPredictor, but stateful across the frames of one movie.
 
-    Each call takes the next frame as a raw 2-D array (any dtype; smoothed and normalised by percentiles exactly as in
-    training) and returns ``Instances`` in frame coordinates with ``pred_masks``, ``pred_boxes``,
-    ``scores``, ``pred_track_ids`` and ``pred_parent_ids``. Frame t's embeddings are computed once and
-    kept by the tracker as frame t-1 for t+1. Call ``reset()`` (or make a new predictor) per movie.
+
+def _to_cpu_but_embeddings(cells: Instances) -> Instances:
+    """``cells.to("cpu")`` except the track-head embeddings, which stay on the model's device for the
+    tracker's similarity (only the scores of candidate pairs cross to the CPU)."""
+    moved = cells.to("cpu")
+    for name in EMBEDDING_FIELDS:
+        if cells.has(name):
+            moved.set(name, cells.get(name))
+    return moved
+
+
+class CellTrackPredictor:
+    """Like detectron2's DefaultPredictor, for the cells of one frame of a movie, ready to link.
+
+    Each call takes a frame as a raw 2-D array (any dtype; smoothed and normalised by percentiles exactly
+    as in training) and returns ``Instances`` in frame coordinates with ``pred_masks``, ``pred_boxes``,
+    ``scores``, ``pred_classes``, ``pred_centers`` ((N, 2) x, y: the centroid of the cell's pixels in the
+    frame's label image) and the track head's ``visual_embeddings`` / ``spatial_embeddings`` (on the
+    model's device). :meth:`segment` also returns the frame's ``Detections`` (label image: cell i has
+    label i + 1), what the tracker links. :func:`celltrack.tracking.frame_loop.track_frames` drives a
+    movie through both, with a tracker from :meth:`make_tracker`.
 
     With ``labels`` (a label image of cells segmented elsewhere, e.g. Cellpose, 0 = background) the
-    detector is skipped: the track head embeds the given cells and the tracker links them.
+    detector is skipped: the track head embeds the given cells.
 
-    ``timings`` holds the seconds spent so far in detection and in linking; ``last_labels`` is the last
-    frame's label image (cell i of the returned Instances has label i + 1), see ``track_label_image``.
+    ``frames`` / ``seconds``: frames segmented so far and the time spent on them (its state,
+    :meth:`state_dict`, so that a resumed run reports the whole movie's timings).
     """
 
     def __init__(self, cfg, model: Optional[torch.nn.Module] = None):
@@ -144,17 +145,23 @@ class CellTrackPredictor:
         self.smoothing = cfg.CELLTRACK.INPUT_SMOOTHING
         self.min_score = cfg.CELLTRACK.TRACKER.MIN_SCORE
         self.overlap_threshold = cfg.CELLTRACK.MASK_OVERLAP_THRESHOLD
+        self.similarity: Similarity = track_head_similarity(self.model.roi_heads.track_head)  # built once
         self.reset()
 
     def reset(self) -> None:
-        """Forget the movie so far: the next call is frame 0 of a new movie."""
-        self.tracker = Tracker(self.cfg, similarity=self.similarity)
-        self.frame = 0
-        self.timings = {"detection": 0.0, "linking": 0.0}
+        """Zero the counters (a new movie)."""
+        self.frames, self.seconds = 0, 0.0
 
-    def similarity(self, embeddings_t: Mapping, embeddings_prev: Mapping, pairs: np.ndarray) -> Dict[str, np.ndarray]:
-        """The track head's similarity, in the tracker's terms (numpy pairs in, numpy scores out)."""
-        return track_head_similarity(self.model.roi_heads.track_head)(embeddings_t, embeddings_prev, pairs)
+    def make_tracker(self) -> Tracker:
+        """A fresh tracker for one movie: the config's ``CELLTRACK.TRACKER`` and this model's similarity."""
+        return Tracker(self.cfg, similarity=self.similarity)
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"frames": self.frames, "seconds": self.seconds}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        expect_keys(state, ("frames", "seconds"), "CellTrackPredictor")
+        self.frames, self.seconds = int(state["frames"]), float(state["seconds"])
 
     def _input_scale(self, frame_shape) -> float:
         """Network-input pixels per frame pixel."""
@@ -164,23 +171,26 @@ class CellTrackPredictor:
             if self.cfg.INPUT.MIN_SIZE_TEST else (height, width)
         return new_height / height
 
-    def _model_input(self, image: np.ndarray) -> dict:
+    def model_input(self, image: np.ndarray) -> dict:
+        """The model's input for one raw frame: smoothed, normalised, resized, on the model's device."""
         network_image = to_network_input(image, self.percentiles, self.smoothing)
         resized = self.resize.get_transform(network_image).apply_image(network_image)
         tensor = torch.as_tensor(np.ascontiguousarray(resized.transpose(2, 0, 1)), dtype=torch.float32)
         return {"image": tensor.to(self.model.device), "height": image.shape[0], "width": image.shape[1]}
 
+    _model_input = model_input  # the name celltrack/linker_trainer.py calls
+
     @torch.no_grad()
     def detect(self, image: np.ndarray) -> Instances:
         """Segment one frame: Instances (frame coordinates) with masks, boxes, scores and embeddings,
         scores >= CELLTRACK.TRACKER.MIN_SCORE, highest score first."""
-        cells = self.model.inference([self._model_input(image)])[0]["instances"].to("cpu")
+        cells = _to_cpu_but_embeddings(self.model.inference([self.model_input(image)])[0]["instances"])
         return cells[cells.scores >= self.min_score]
 
     @torch.no_grad()
     def embed_labels(self, image: np.ndarray, labels: np.ndarray) -> Instances:
         """Embed cells segmented elsewhere: ``labels`` (H, W), cell i has label i + 1 (consecutive)."""
-        inputs = self._model_input(image)
+        inputs = self.model_input(image)
         images = self.model.preprocess_image([inputs])
         features = self.model.backbone(images.tensor)
         num_cells = int(labels.max(initial=0))
@@ -188,7 +198,7 @@ class CellTrackPredictor:
         height, width = inputs["image"].shape[1:]
         scale = np.array([width / image.shape[1], height / image.shape[0]] * 2, dtype=np.float32)
         given = Instances((height, width), pred_boxes=Boxes(torch.as_tensor(boxes * scale, device=self.model.device)))
-        given = self.model.roi_heads.embed_cells(features, [given])[0].to("cpu")
+        given = _to_cpu_but_embeddings(self.model.roi_heads.embed_cells(features, [given])[0])
         cells = Instances(image.shape[:2], **given.get_fields())
         cells.pred_boxes = Boxes(torch.as_tensor(boxes))
         cells.pred_masks = torch.as_tensor(labels[None] == np.arange(1, num_cells + 1)[:, None, None])
@@ -200,24 +210,18 @@ class CellTrackPredictor:
         """One frame's cells, ready to link, without linking them: detected (or the given ``labels``),
         one detection per nucleus, spatial embeddings among the cells kept. Returns the cells (frame
         coordinates; cell i has label i + 1) and their ``Detections``."""
+        start = time.perf_counter()
         if labels is None:
             cells, detections = detections_from_instances(self.detect(image), self.overlap_threshold)
         else:
             detections = Detections.from_labels(labels)  # relabels to consecutive 1..N
             cells = self.embed_labels(image, detections.labels)
         embed_positions(self.model.roi_heads, cells, detections.centers, self._input_scale(image.shape))
+        cells.pred_centers = torch.as_tensor(detections.centers)
+        self.frames += 1
+        self.seconds += time.perf_counter() - start
         return cells, Detections(detections.centers, detections.labels, instance_embeddings(cells))
 
     def __call__(self, image: np.ndarray, labels: Optional[np.ndarray] = None) -> Instances:
-        """Track the next frame. Returns its cells with ``pred_track_ids`` and ``pred_parent_ids``."""
-        start = time.perf_counter()
-        cells, detections = self.segment(image, labels)
-        linking_start = time.perf_counter()
-        track_ids, parent_ids = self.tracker.update(self.frame, detections)
-        self.timings["detection"] += linking_start - start
-        self.timings["linking"] += time.perf_counter() - linking_start
-        cells.pred_track_ids = torch.as_tensor(track_ids)
-        cells.pred_parent_ids = torch.as_tensor(parent_ids)
-        self.last_labels = detections.labels
-        self.frame += 1
-        return cells
+        """The cells of one frame (see the class); :meth:`segment` also gives their ``Detections``."""
+        return self.segment(image, labels)[0]

@@ -28,23 +28,21 @@ Decisions the paper leaves open, and what the tracker does:
   link with one child, which is how it is told from a division.
 """
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Dict, Mapping, NamedTuple, Optional, Tuple
 
 import numpy as np
 
 from detectron2.config import configurable
 
+from .detections import Detections, _to_numpy
 from .lineage import LineageTable
 from .link_model import LinkModel, learned_rule
 from .linking import (
     HEADS,
     Links,
     candidate_pairs,
-    centers_from_labels,
     fuse_similarities,
     global_rule,
-    labels_from_masks,
     mask_overlaps,
     max_weight_matching,
     merge_pairs,
@@ -52,117 +50,17 @@ from .linking import (
     pair_values,
     paper_rule,
 )
+from .state import expect_keys
 
 __all__ = ["Detections", "Similarity", "Tracker", "METHODS"]
 
 # similarity(embeddings_t, embeddings_prev, pairs) -> {"visual": (E,), "spatial": (E,)} in [0, 1].
 # Embeddings are {"visual": (N, D), "spatial": (N, D')} arrays or tensors (after the shared FC); pairs is
-# an (E, 2) int64 numpy array of (index in t, index in t-1). ``SiameseTrackHead.similarity`` is one.
+# an (E, 2) int64 numpy array of (index in t, index in t-1). A track head's similarity takes tensors on
+# its device: ``predictor.track_head_similarity`` adapts it (what the predictor and the evaluator pass).
 Similarity = Callable[[Mapping[str, Any], Mapping[str, Any], np.ndarray], Mapping[str, Any]]
 
 METHODS = ("paper", "global", "learned")
-
-
-def _to_numpy(x: Any) -> np.ndarray:
-    if hasattr(x, "detach"):  # a torch tensor, possibly on the GPU; torch is not needed otherwise
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
-@dataclass(frozen=True)
-class Detections:
-    """The cells of one frame, in detector order: cell i has label i + 1 in ``labels``.
-
-    Attributes:
-        centers: (N, 2) float64 centres (x, y) in pixels.
-        labels: (H, W) integer label image (0 background) or None when there are no masks, in which
-            case nothing links by overlap.
-        embeddings: {"visual": (N, D), "spatial": (N, D')} arrays or tensors for the heads that are on,
-            passed untouched to the tracker's ``similarity``; empty for overlap-only linking.
-    """
-
-    centers: np.ndarray
-    labels: Optional[np.ndarray] = None
-    embeddings: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self):
-        centers = np.asarray(self.centers, dtype=np.float64)
-        if centers.size == 0:
-            centers = centers.reshape(0, 2)
-        if centers.ndim != 2 or centers.shape[1] != 2:
-            raise ValueError(f"Detections: centers must be (N, 2) (x, y), got shape {centers.shape}")
-        if not np.isfinite(centers).all():
-            raise ValueError("Detections: centers contain NaN or inf (a cell with an empty mask?)")
-        object.__setattr__(self, "centers", centers)
-        num_cells = len(centers)
-        if self.labels is not None:
-            labels = np.asarray(self.labels)
-            if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
-                raise ValueError(
-                    f"Detections: labels must be an (H, W) integer image, got {labels.dtype} {labels.shape}"
-                )
-            if labels.size and (labels.min() < 0 or labels.max() > num_cells):
-                raise ValueError(
-                    f"Detections: labels must lie in 0..{num_cells} (cell i has label i + 1), "
-                    f"found {labels.min()}..{labels.max()}"
-                )
-            object.__setattr__(self, "labels", labels)
-        unknown = set(self.embeddings) - set(HEADS)
-        if unknown:
-            raise ValueError(f"Detections: unknown embedding heads {sorted(unknown)}; expected some of {HEADS}")
-        for name, embedding in self.embeddings.items():
-            if len(embedding) != num_cells:
-                raise ValueError(f"Detections: {name} embeddings have {len(embedding)} rows for {num_cells} cells")
-
-    @property
-    def num_cells(self) -> int:
-        return len(self.centers)
-
-    @classmethod
-    def from_labels(cls, labels: np.ndarray, embeddings: Optional[Mapping[str, Any]] = None) -> "Detections":
-        """Cells of a label image (e.g. Cellpose output or CTC ground truth), centres from the masks.
-
-        Labels need not be consecutive: cells are ordered by label value and relabelled 1..N, so
-        ``embeddings`` rows must follow the same order.
-        """
-        labels = np.asarray(labels)
-        if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer) or (labels.size and labels.min() < 0):
-            raise ValueError(
-                f"Detections.from_labels: expected a non-negative (H, W) integer image, got {labels.dtype} "
-                f"{labels.shape}"
-            )
-        present = np.flatnonzero(np.bincount(labels.ravel())[1:]) + 1 if labels.size else np.zeros(0, np.int64)
-        if len(present) and present[-1] != len(present):
-            lookup = np.zeros(present[-1] + 1, dtype=np.int32)
-            lookup[present] = np.arange(1, len(present) + 1)
-            labels = lookup[labels]
-        return cls(centers_from_labels(labels, len(present)), labels, dict(embeddings or {}))
-
-    @classmethod
-    def from_masks(
-        cls,
-        masks: np.ndarray,
-        embeddings: Optional[Mapping[str, Any]] = None,
-        centers: Optional[np.ndarray] = None,
-    ) -> "Detections":
-        """Cells from (N, H, W) instance masks in detector order (earlier masks win contested pixels).
-
-        ``centers`` (N, 2) defaults to the centroid of each mask; pass box centres for empty masks.
-        """
-        masks = _to_numpy(masks).astype(bool, copy=False)
-        if centers is None:
-            if masks.ndim != 3:
-                raise ValueError(f"Detections.from_masks: expected (N, H, W) masks, got shape {masks.shape}")
-            area = masks.sum(axis=(1, 2)).astype(np.float64)
-            if (area == 0).any():
-                raise ValueError(
-                    f"Detections.from_masks: masks {np.flatnonzero(area == 0)[:5]} are empty; pass centers "
-                    "(e.g. the box centres) for them"
-                )
-            y = (masks.sum(axis=2) * np.arange(masks.shape[1])).sum(axis=1) / area
-            x = (masks.sum(axis=1) * np.arange(masks.shape[2])).sum(axis=1) / area
-            centers = np.stack([x, y], axis=1)
-        return cls(centers, labels_from_masks(masks), dict(embeddings or {}))
 
 
 class _Frame(NamedTuple):
@@ -176,12 +74,9 @@ class _Frame(NamedTuple):
 class Tracker:
     """Links detections frame by frame into tracks with a CTC lineage.
 
-    Usage::
-
-        tracker = Tracker(similarity=model.track_head.similarity)
-        for frame, detections in enumerate(movie):
-            track_ids, parent_ids = tracker.update(frame, detections)
-        rows = tracker.lineage()  # (T, 4): track_id, first_frame, last_frame, parent_id
+    ``update(frame, detections)`` once per frame, in order, returns each cell's track id and parent;
+    ``lineage()`` gives the (T, 4) CTC rows (track_id, first_frame, last_frame, parent_id). A movie is
+    driven through it by ``celltrack.tracking.frame_loop.track_frames``, the one loop over a movie's frames.
 
     Memory holds the last ``max_gap + 1`` frames' detections and the lineage, not the movie.
     """
@@ -191,7 +86,7 @@ class Tracker:
         self,
         *,
         similarity: Optional[Similarity] = None,
-        method: str = "paper",
+        method: str = "global",
         alpha: float = 0.1,
         max_gap: int = 0,
         num_candidates: int = 10,
@@ -322,32 +217,43 @@ class Tracker:
         """(T, 4) int64 CTC rows (track_id, first_frame, last_frame, parent_id), sorted by track_id."""
         return self._lineage.rows()
 
-    @property
-    def num_tracks(self) -> int:
-        return len(self._lineage)
-
     # ---------------------------------------------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:
-        """Everything needed to continue tracking after a restart (not the similarity function).
+        """Everything needed to continue tracking after a restart (not the similarity function), as plain
+        values and numpy arrays (``celltrack.tracking.state`` saves it without pickle).
 
-        Holds the last ``max_gap + 1`` frames' detections (embeddings may be tensors: save with
-        ``torch.save`` or pickle).
+        Holds the lineage and the last ``max_gap + 1`` frames' cells (centres, label image, embeddings).
         """
         return {
             "lineage": self._lineage.rows(),
-            "recent": [(f.frame, f.detections, f.track_ids) for f in self._recent],
-            "lost": (self._lost_track_ids.copy(), self._lost_frames.copy(), self._lost_cells.copy()),
+            "recent": [{"frame": f.frame, "centers": f.detections.centers, "labels": f.detections.labels,
+                        "embeddings": {name: _to_numpy(value) for name, value in f.detections.embeddings.items()},
+                        "track_ids": f.track_ids} for f in self._recent],
+            "lost": {"track_ids": self._lost_track_ids.copy(), "frames": self._lost_frames.copy(),
+                     "cells": self._lost_cells.copy()},
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Continue from ``state_dict()``; the tracker's options are its own, not the saved ones."""
+        """Continue from ``state_dict()``; the tracker's options are its own, not the saved ones.
+
+        Raises ValueError for a state that is not a tracker's (missing entries, inconsistent cells).
+        """
+        expect_keys(state, ("lineage", "recent", "lost"), "Tracker")
         self._reset()
-        self._lineage = LineageTable(state["lineage"])
-        for frame, detections, track_ids in state["recent"][-(self.max_gap + 1) :]:
-            self._recent.append(_Frame(int(frame), detections, np.asarray(track_ids, dtype=np.int64)))
+        self._lineage = LineageTable(np.asarray(state["lineage"], dtype=np.int64).reshape(-1, 4))
+        for saved in state["recent"][-(self.max_gap + 1) :]:
+            expect_keys(saved, ("frame", "centers", "labels", "embeddings", "track_ids"), "Tracker")
+            detections = Detections(saved["centers"], saved["labels"], saved["embeddings"])
+            track_ids = np.asarray(saved["track_ids"], dtype=np.int64)
+            if track_ids.shape != (detections.num_cells,):
+                raise ValueError(f"Tracker.load_state_dict: frame {saved['frame']} has {detections.num_cells} cells "
+                                 f"and {track_ids.shape} track ids")
+            self._recent.append(_Frame(int(saved["frame"]), detections, track_ids))
         if self.max_gap > 0:
+            lost = state["lost"]
+            expect_keys(lost, ("track_ids", "frames", "cells"), "Tracker")
             self._lost_track_ids, self._lost_frames, self._lost_cells = (
-                np.asarray(a, dtype=np.int64) for a in state["lost"]
+                np.asarray(lost[key], dtype=np.int64).reshape(-1) for key in ("track_ids", "frames", "cells")
             )
             if self._recent:
                 self._forget_lost(self._lost_frames < self._recent[-1].frame - self.max_gap)

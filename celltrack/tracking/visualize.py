@@ -4,6 +4,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..data.normalize import DEFAULT_PERCENTILES
+
 
 def track_colors(track_ids: np.ndarray) -> np.ndarray:
     """(N, 3) uint8 BGR colours, fixed per track id so that a cell keeps its colour through the movie."""
@@ -29,7 +31,7 @@ def overlay_frame(image: np.ndarray, track_labels: np.ndarray, parent_of: dict =
         image = cv2.resize(image.astype(np.float32), None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
         track_labels = cv2.resize(track_labels.astype(np.int32), None, fx=scale, fy=scale,
                                   interpolation=cv2.INTER_NEAREST)
-    low, high = np.percentile(image, (1.0, 99.8))
+    low, high = np.percentile(image, DEFAULT_PERCENTILES)  # the network's stretch
     gray = np.clip((image.astype(np.float32) - low) / max(high - low, 1e-6), 0, 1)
     picture = np.repeat((gray * 255).astype(np.uint8)[..., None], 3, axis=2)
     ids = np.unique(track_labels)

@@ -66,14 +66,14 @@ def run_tool(name: str, argv, capsys, in_subprocess: bool = False) -> tuple[int,
 
 def interrupt_at(monkeypatch, frame: int) -> None:
     """Ctrl-C while the predictor works on ``frame``."""
-    original = CellTrackPredictor.__call__
+    original = CellTrackPredictor.segment
 
     def interrupted(self, image, labels=None):
-        if self.frame == frame:
+        if self.frames == frame:  # frames segmented so far, this run's and a resumed run's
             raise KeyboardInterrupt
         return original(self, image, labels)
 
-    monkeypatch.setattr(CellTrackPredictor, "__call__", interrupted)
+    monkeypatch.setattr(CellTrackPredictor, "segment", interrupted)
 
 
 def snapshot(folder: Path) -> dict:
@@ -146,7 +146,7 @@ class Case:
         with self.monkeypatch.context() as patch:
             interrupt_at(patch, 2)
             assert run_tool("track_video", argv or self.track(), self.capsys)[0] == 130
-        assert (self.out / ".resume" / "state.pkl").exists()
+        assert (self.out / ".resume" / "state.json").exists()
 
     def weights_file(self, name: str, content: bytes) -> Path:
         (self.tmp / name).write_bytes(content)
@@ -532,4 +532,4 @@ def test_several_movies_one_unreadable_does_not_stop_the_other(case, capsys):
     summary = json.loads((case.out / "summary.json").read_text())
     assert summary["movies"]["01"]["frames"] == 4 and "error" in summary["movies"]["movie"]
     assert (case.out / "01" / "res" / "res_track.txt").exists()
-    assert (case.out / "movie" / ".resume" / "state.pkl").exists()  # frames 0-1 saved: --resume continues it
+    assert (case.out / "movie" / ".resume" / "state.json").exists()  # frames 0-1 saved: --resume continues it

@@ -88,7 +88,7 @@ def test_resume_continues_an_interrupted_run(trained_tiny, tmp_path):
         pass
 
     calls = {"n": 0}
-    original = predictor.__class__.__call__
+    original = predictor.__class__.segment
 
     def interrupted(self, image, labels=None):
         calls["n"] += 1
@@ -96,19 +96,41 @@ def test_resume_continues_an_interrupted_run(trained_tiny, tmp_path):
             raise Interrupt
         return original(self, image, labels)
 
-    predictor.__class__.__call__ = interrupted
+    predictor.__class__.segment = interrupted
     try:
         with pytest.raises(Interrupt):
             track_movie(predictor, root / "01", tmp_path / "part", masks=labels)
     finally:
-        predictor.__class__.__call__ = original
+        predictor.__class__.segment = original
+    saved = sorted(path.name for path in (tmp_path / "part" / ".resume").iterdir())
+    assert saved == ["state-000004.npz", "state.json"]  # JSON + arrays, no pickle
     assert not (tmp_path / "part" / "tracks.csv").exists()  # nothing half-finished under a final name
     resumed = track_movie(predictor, root / "01", tmp_path / "part", masks=labels, resume=True)
     assert resumed["tracks"] == full["tracks"] and resumed["cells"] == full["cells"]
     assert (tmp_path / "part" / "tracks.csv").read_text() == (tmp_path / "full" / "tracks.csv").read_text()
-    assert (tmp_path / "part" / "res" / "res_track.txt").read_text() == (
-        tmp_path / "full" / "res" / "res_track.txt"
-    ).read_text()
+    for name in ("tracks.csv", "res/res_track.txt", "res/mask007.tif"):
+        assert (tmp_path / "part" / name).read_bytes() == (tmp_path / "full" / name).read_bytes(), name
+
+
+def test_resume_refuses_a_foreign_or_damaged_state(trained_tiny, tmp_path):
+    import json
+
+    import celltrack  # noqa: F401
+    from celltrack.data.movie import DataError
+    from celltrack.tracking.predictor import CellTrackPredictor
+    from celltrack.tracking.track_movie import STATE, track_movie
+
+    cfg, weights, root = trained_tiny
+    cfg = cfg.clone()
+    cfg.MODEL.WEIGHTS = str(weights)
+    out, labels = tmp_path / "run", root / "01_GT" / "SEG"
+    (out / ".resume").mkdir(parents=True)
+    (out / STATE).write_bytes(b"\x80\x04pickled")  # e.g. the pickle an older version wrote
+    with pytest.raises(DataError, match="cannot be read as a CellTrack saved state"):
+        track_movie(CellTrackPredictor(cfg), root / "01", out, masks=labels, resume=True)
+    (out / STATE).write_text(json.dumps({"format": "something else"}))
+    with pytest.raises(DataError, match="is not a CellTrack saved state"):
+        track_movie(CellTrackPredictor(cfg), root / "01", out, masks=labels, resume=True)
 
 
 def test_track_movie_frames_yields_each_frame_and_stops_resumably(trained_tiny, tmp_path):
@@ -124,7 +146,7 @@ def test_track_movie_frames_yields_each_frame_and_stops_resumably(trained_tiny, 
     frames = track_movie_frames(predictor, root / "01", tmp_path / "part", masks=labels)
     assert [next(frames) for _ in range(4)] == [0, 1, 2, 3]
     frames.close()  # as the napari widget's Cancel: frames 0-3 saved, resumable
-    assert (tmp_path / "part" / ".resume" / "state.pkl").exists() and not (tmp_path / "part" / "tracks.csv").exists()
+    assert (tmp_path / "part" / ".resume" / "state.json").exists() and not (tmp_path / "part" / "tracks.csv").exists()
     resumed = track_movie_frames(predictor, root / "01", tmp_path / "part", masks=labels, resume=True)
     done = []
     with pytest.raises(StopIteration) as finished:

@@ -8,6 +8,7 @@ import tifffile
 import torch
 
 from celltrack.config import get_celltrack_cfg
+from celltrack.tracking.frame_loop import track_frames
 from celltrack.tracking.predictor import CellTrackPredictor
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "tools"))
@@ -31,11 +32,11 @@ def test_retrains_the_linker_and_writes_a_config_that_tracks(trained_tiny, tmp_p
     assert torch.equal(old["backbone.bottom_up.stem.conv1.weight"], new["backbone.bottom_up.stem.conv1.weight"])
     assert new["roi_heads.track_head.spatial.embedding.weight"].shape[1] == 32
     predictor = CellTrackPredictor(fitted)  # loads without a mismatch
-    for frame in range(3):
-        labels = tifffile.imread(root / "01_GT" / "SEG" / f"man_seg{frame:03d}.tif")
-        cells = predictor(tifffile.imread(root / "01" / f"t{frame:03d}.tif"), labels=labels)
-        assert len(cells) == len(np.unique(labels)) - 1
-    assert predictor.tracker.lineage().shape[1] == 4
+    frames = [(tifffile.imread(root / "01" / f"t{frame:03d}.tif"),
+               tifffile.imread(root / "01_GT" / "SEG" / f"man_seg{frame:03d}.tif")) for frame in range(3)]
+    for image, labels in frames:
+        assert len(predictor(image, labels=labels)) == len(np.unique(labels)) - 1
+    assert track_frames(frames, predictor.segment, predictor.make_tracker()).shape[1] == 4  # the learned rule
     # refit only the link models, on ground-truth and detected cells; the head (weights) stays
     refit = tmp_path / "refit"
     assert train_linker.main(["--config-file", str(config_file), "--weights", str(out / "model_final.pth"),

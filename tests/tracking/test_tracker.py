@@ -1,5 +1,4 @@
 """The Tracker on hand-built movies: each linking rule, empty frames, divisions, gaps, and the lineage."""
-import pickle
 
 import numpy as np
 import pytest
@@ -7,7 +6,8 @@ import torch
 
 from celltrack.tracking import Detections, Tracker, check_lineage, count_divisions
 from celltrack.tracking.benchmark import synthetic_movie
-from celltrack.tracking.linking import distance_similarity
+from celltrack.tracking.similarity import distance_similarity
+from celltrack.tracking.state import load_state, save_state
 
 SHAPE = (80, 100)
 SIMILARITY = distance_similarity(scale=1.0)  # same identity -> 1, identities 1 apart -> 0.37
@@ -34,6 +34,7 @@ def frame(*cells):
 
 def track(movie, **options):
     """Run a tracker over a list of Detections: ([track_ids per frame], [parent_ids per frame], lineage)."""
+    options.setdefault("method", "paper")  # the tests below were written for the paper's rule
     tracker = Tracker(similarity=options.pop("similarity", SIMILARITY), **options)
     results = [tracker.update(t, detections) for t, detections in enumerate(movie)]
     rows = tracker.lineage()
@@ -202,23 +203,24 @@ def test_gap_closing_respects_max_gap_and_similarity():
 
 
 def test_divided_mother_is_not_resumed():
-    tracker = Tracker(similarity=SIMILARITY, max_gap=2)
+    tracker = Tracker(similarity=SIMILARITY, method="paper", max_gap=2)
     tracker.update(0, frame(cell(40, 40, 0)))
     tracker.update(1, frame(cell(34, 40, 0.1, radius=4), cell(46, 40, 0.2, radius=4)))
     tracker.update(2, frame())
-    lost = tracker.state_dict()["lost"][0].tolist()
+    lost = tracker.state_dict()["lost"]["track_ids"].tolist()
     assert 1 not in lost and sorted(lost) == [2, 3]
 
 
-def test_state_dict_resumes_exactly():
+def test_state_dict_resumes_exactly(tmp_path):
     movie = list(synthetic_movie(40, 8, seed=3))
-    reference = Tracker(similarity=SIMILARITY, max_gap=2)
+    reference = Tracker(similarity=SIMILARITY, method="paper", max_gap=2)
     expected = [reference.update(t, d)[0].tolist() for t, d in enumerate(movie)]
-    first = Tracker(similarity=SIMILARITY, max_gap=2)
+    first = Tracker(similarity=SIMILARITY, method="paper", max_gap=2)
     for t, d in enumerate(movie[:4]):
         first.update(t, d)
-    resumed = Tracker(similarity=SIMILARITY, max_gap=2)
-    resumed.load_state_dict(pickle.loads(pickle.dumps(first.state_dict())))
+    resumed = Tracker(similarity=SIMILARITY, method="paper", max_gap=2)
+    save_state(tmp_path / "state.json", first.state_dict(), step=4)  # JSON + .npz, as track_video saves it
+    resumed.load_state_dict(load_state(tmp_path / "state.json"))
     got = [resumed.update(t, d)[0].tolist() for t, d in enumerate(movie) if t >= 4]
     assert got == expected[4:]
     np.testing.assert_array_equal(resumed.lineage(), reference.lineage())

@@ -112,13 +112,14 @@ class Variant:
     note: str = ""
 
 
-# The ablation linkers are compared under the rule the default uses (their own configs say "learned").
-DEFAULT_RULE = ("CELLTRACK.TRACKER.METHOD", "global")
+# The ablation linkers are compared under the rule the default uses (their own configs' fitted models).
+DEFAULT_RULE = ("CELLTRACK.TRACKER.METHOD", "learned")
 VARIANTS = (
-    Variant("celltrack", note="default configuration (the shipped model): one-to-one assignment of the averaged head "
-                              "scores + IoU within the learned distance gate (rule chosen on held-back SIM+ 01 frames)"),
-    Variant("celltrack-learned", tracker_opts=("CELLTRACK.TRACKER.METHOD", "learned"),
-            note="the learned link and division models (logistic, fitted on the training movies)"),
+    Variant("celltrack", note="default configuration (the shipped model): the learned link and division models "
+                              "(logistic over head margins, overlap, displacement, area; fitted on the training movies; "
+                              "rule chosen by benchmarks/linker_validation.py)"),
+    Variant("celltrack-global", tracker_opts=("CELLTRACK.TRACKER.METHOD", "global"),
+            note="one-to-one assignment of the averaged head scores + IoU within the learned distance gate"),
     Variant("celltrack-paper", tracker_opts=("CELLTRACK.TRACKER.METHOD", "paper"),
             note="the paper's per-cell fusion rule (visual and spatial argmax agree, else overlap)"),
     Variant("celltrack-gap2", tracker_opts=("CELLTRACK.TRACKER.MAX_GAP", 2), note="default + gap closing over 2 frames"),
@@ -622,7 +623,7 @@ def measure_training(args, data: Path, work: Path) -> dict:
 
 # --------------------------------------------------------------------------------------------- scale
 def measure_linker(args) -> dict:
-    """Linker ms/frame vs cells for each rule (the default is "global"), and the fitted exponent of
+    """Linker ms/frame vs cells for each rule (the default is "learned"), and the fitted exponent of
     the growth, on the synthetic movies of ``celltrack.tracking.benchmark``.
 
     Every rule is timed by its ``benchmark_linker``; "learned" with the shipped config's fitted
@@ -637,7 +638,7 @@ def measure_linker(args) -> dict:
     from celltrack.tracking.link_model import DIVISION_FEATURES, LINK_FEATURES, LinkModel
 
     # One weight per feature, in the order of LINK_FEATURES / DIVISION_FEATURES, then the bias.
-    link_weights = dict(visual=1.0, spatial=1.0, iou=2.0, distance=-0.5, distance_squared=-0.1, area_change=-1.0)
+    link_weights = dict(visual_margin=1.0, spatial_margin=1.0, iou=2.0, distance=-0.5, distance_squared=-0.1, area_change=-1.0)
     division_weights = dict(visual_mother=0.5, spatial_mother=0.5, near_daughter=-0.3, far_daughter=-0.5,
                             daughter_spacing=0.0, midpoint_offset=-1.0, area_sum=0.0, area_imbalance=-1.0, iou_sum=1.0)
     link_model = LinkModel(tuple(link_weights[name] for name in LINK_FEATURES) + (0.0,),
@@ -662,7 +663,7 @@ def measure_linker(args) -> dict:
             n, ms = np.log(np.array(points)).T
             exponents[method] = {"fit_100_and_up": float(np.polyfit(n, ms, 1)[0]),
                                  "last_two": float((ms[-1] - ms[-2]) / (n[-1] - n[-2]))}
-    return {"frames": args.linker_frames, "rows": rows, "exponent": exponents, "default": "global",
+    return {"frames": args.linker_frames, "rows": rows, "exponent": exponents, "default": DEFAULT_RULE[1],
             "learned_weights": {"link": list(link_model.link_weights), "division": list(link_model.division_weights),
                                 "displacement_scale": link_model.displacement_scale},
             "note": "ms/frame = k * cells^exponent fitted on a log-log scale; 1 = linear, n log n fits ~1.1; "

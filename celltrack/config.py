@@ -104,6 +104,10 @@ def add_celltrack_config(cfg: CN) -> None:
     # empty here, so that METHOD learned without them is an error.
     cfg.CELLTRACK.TRACKER.LINK_WEIGHTS = []
     cfg.CELLTRACK.TRACKER.DIVISION_WEIGHTS = []
+    # The features those weights belong to, in order (link_model.LINK_FEATURES / DIVISION_FEATURES when
+    # fitted): weights fitted for other features are refused instead of being read as these.
+    cfg.CELLTRACK.TRACKER.LINK_FEATURES = []
+    cfg.CELLTRACK.TRACKER.DIVISION_FEATURES = []
     cfg.CELLTRACK.TRACKER.DISPLACEMENT_SCALE = 0.0
     # Least probability of a link and of a division under the "learned" rule.
     cfg.CELLTRACK.TRACKER.LINK_THRESHOLD = 0.5

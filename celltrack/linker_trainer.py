@@ -99,7 +99,7 @@ def collect_frames(cfg, model, records: List[dict], detected: bool = False) -> L
             detections = Detections.from_labels(cell_labels)
         else:
             detections = Detections.from_labels(track_labels)
-        inputs = predictor._model_input(image)
+        inputs = predictor.model_input(image)
         features = model.backbone(model.preprocess_image([inputs]).tensor)
         scale = inputs["image"].shape[1] / image.shape[0]
         boxes = boxes_from_labels(detections.labels, detections.num_cells) * scale
@@ -135,8 +135,7 @@ def fit_on_detections(cfg, linker_cfg) -> tuple:
     linker, counts = fit_link_model(linker_cfg, model.roi_heads.track_head, frames + detected, statistics)
     fitted = linker_cfg.clone()
     fitted.defrost()
-    fitted.CELLTRACK.TRACKER.LINK_WEIGHTS = [round(float(w), 5) for w in linker.link_weights]
-    fitted.CELLTRACK.TRACKER.DIVISION_WEIGHTS = [round(float(w), 5) for w in linker.division_weights]
+    linker.write_to(fitted.CELLTRACK.TRACKER)
     return fitted, {"frames": len(frames), "detected_frames": len(detected), **statistics, **counts}
 
 
@@ -197,7 +196,7 @@ def train_track_head(cfg, head: torch.nn.Module, frames: List[FramePair], max_di
 
 @torch.no_grad()
 def fit_link_model(cfg, head: torch.nn.Module, frames: List[FramePair], statistics: Dict[str, float],
-                   l2: float = 1e-2) -> tuple:
+                   l2: float = 1e-3) -> tuple:
     """Fit the link and division models on the candidates of every consecutive frame pair.
 
     Returns the :class:`LinkModel` and a dict of counts (pairs, divisions, division candidate recall).
@@ -266,9 +265,7 @@ def train_linker(cfg, new_cfg, epochs: int = 15) -> tuple:
     fitted.defrost()
     tracker = fitted.CELLTRACK.TRACKER
     tracker.METHOD = "learned"
-    tracker.LINK_WEIGHTS = [round(float(w), 5) for w in linker.link_weights]
-    tracker.DIVISION_WEIGHTS = [round(float(w), 5) for w in linker.division_weights]
-    tracker.DISPLACEMENT_SCALE = round(statistics["displacement_scale"], 3)
+    linker.write_to(tracker)
     tracker.MAX_DISTANCE = round(statistics["max_distance"], 1)
     report = {"frames": len(frames), "loss_per_epoch": [round(x, 4) for x in history], **statistics, **counts}
     return model, fitted, report

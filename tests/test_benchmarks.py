@@ -227,7 +227,7 @@ def test_targets_all_met():
     assert sum(title.startswith("#10") for title in titles) == 7 and sum(title.startswith("#11") for title in titles) == 12
     assert "#10 GOWT1 01 (training data), own detections: SEG >= 0.80" in titles
     assert "#10 SIM+ 01 (training data), own detections: DET >= 0.98" in titles
-    assert "#11 linker: <= 2 ms/frame at 100 cells ('global' rule, the default)" in titles
+    assert "#11 linker: <= 2 ms/frame at 100 cells ('learned' rule, the default)" in titles
 
 
 @pytest.mark.parametrize("edit, target", [
@@ -254,8 +254,8 @@ def test_targets_all_met():
      "#11 GOWT1 01 (training data), own detections: celltrack CT above classical+laptrack"),
     (lambda r: change(r, "iou", GOWT1_01, True, CT=0.95),
      "#11 GOWT1 01 (training data), GT masks: celltrack CT above iou and laptrack"),
-    (lambda r: r["scale"]["linker"]["rows"][2].update(ms_per_frame=2.5),
-     "#11 linker: <= 2 ms/frame at 100 cells ('global' rule, the default)"),
+    (lambda r: r["scale"]["linker"]["rows"][0].update(ms_per_frame=2.5),
+     "#11 linker: <= 2 ms/frame at 100 cells ('learned' rule, the default)"),
 ], ids=["seg-vs-classical", "det", "sim01-det", "speed", "bc-vs-laptrack", "ablation", "divisions", "divisions-few",
         "det-tra", "ct-vs-classical", "gowt1-gt-masks", "linker"])
 def test_each_target_can_fail(edit, target):
@@ -281,7 +281,7 @@ def test_targets_not_measured_without_their_rows():
     results["accuracy"] = [row for row in results["accuracy"]
                            if row["method"] not in ("celltrack-no-spatial-head", "classical+laptrack")]
     del results["speed"]
-    results["scale"]["linker"]["rows"] = [row for row in results["scale"]["linker"]["rows"] if row["method"] != "global"]
+    results["scale"]["linker"]["rows"] = [row for row in results["scale"]["linker"]["rows"] if row["method"] != "learned"]
     checks = {check["target"]: check for check in targets(results)}
     missing = [title for title, check in checks.items() if check["met"] is None]
     assert all(checks[title]["measured"] == "not measured" for title in missing)
@@ -296,10 +296,10 @@ def test_targets_not_measured_without_their_rows():
 
 def test_report_names_the_default_rule():
     text = markdown(passing_results())
-    assert "## Targets (issues 10 and 11)" in text and "'global' rule" in text
-    assert "| learned | 1.50 | 40.00 | 1.00 | 1.00 |" in text
-    assert "| global (default) | 1.00 | 9.00 | n/a | n/a |" in text  # no exponent recorded for it
-    assert text.index("| global (default)") < text.index("| learned |") < text.index("| paper |")
+    assert "## Targets (issues 10 and 11)" in text and "'learned' rule" in text
+    assert "| learned (default) | 1.50 | 40.00 | 1.00 | 1.00 |" in text
+    assert "| global | 1.00 | 9.00 | n/a | n/a |" in text  # no exponent recorded for it
+    assert text.index("| learned (default)") < text.index("| global |") < text.index("| paper |")
     assert "| `celltrack` | celltrack | 0.750 | 0.950 | 0.947 | 0.003 |" in text and "| 50 / 44 |" in text
     assert "| CellTrack (+ track head embeddings + tracker) | 0.900 | 1.11 |" in text
 
@@ -310,6 +310,6 @@ def test_measure_linker_times_the_learned_rule():
     linker = measure_linker(Namespace(linker_cells=[20, 100, 150], linker_frames=4))
     assert [row["method"] for row in linker["rows"]] == ["learned"] * 3 + ["global"] * 3 + ["paper"] * 3
     assert all(row["ms_per_frame"] > 0 and isinstance(row["divisions"], int) for row in linker["rows"])
-    assert set(linker["exponent"]) == {"learned", "global", "paper"} and linker["default"] == "global"
+    assert set(linker["exponent"]) == {"learned", "global", "paper"} and linker["default"] == "learned"
     weights = linker["learned_weights"]  # one per feature, then the bias
     assert len(weights["link"]) == len(LINK_FEATURES) + 1 and len(weights["division"]) == len(DIVISION_FEATURES) + 1

@@ -9,6 +9,7 @@ import torch
 
 from celltrack import model_zoo
 from celltrack.data.synthetic import make_synthetic_sequence
+from celltrack.tracking.link_model import LinkModel
 from celltrack.tracking.predictor import CellTrackPredictor
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tools"))
@@ -21,7 +22,11 @@ def test_the_shipped_model_is_small_and_loads_into_its_config():
     state = torch.load(folder / "model_final.pth", weights_only=True)["model"]
     assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float16}
     cfg = model_zoo.get_config()
-    assert cfg.CELLTRACK.TRACKER.METHOD == "global" and len(cfg.CELLTRACK.TRACKER.LINK_WEIGHTS) == 7
+    # The shipped rule is the one benchmarks/linker_validation.py chose, and its fitted models are this
+    # version's (LinkModel.from_config refuses weights fitted for other features).
+    validation = json.loads((Path(__file__).parents[1] / "benchmarks" / "linker_validation.json").read_text())
+    assert cfg.CELLTRACK.TRACKER.METHOD == validation["chosen_rule"]
+    assert LinkModel.from_config(cfg) is not None
     predictor = CellTrackPredictor(cfg)  # refuses weights that do not fit
     assert next(predictor.model.parameters()).dtype == torch.float32
 

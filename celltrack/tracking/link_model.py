@@ -6,7 +6,12 @@ weights are fitted on the training movies' ground truth (``tools/train_linker.py
 config, so that a confident but wrong head cannot outvote a large displacement, and the weights say
 what the linker relies on:
 
-* a **link** (cell i in t, cell j in t-1, same cell): :data:`LINK_FEATURES`;
+* a **link** (cell i in t, cell j in t-1, same cell): :data:`LINK_FEATURES`. A head enters as a *margin*
+  (:func:`candidate_margins`): how much more the head believes in j than in i's best other candidate,
+  not its raw score. On a movie unlike the training data a head can call every pair "same" (the visual
+  head does on the dim Fluo-N2DH-SIM+ 02: median similarity of different nearby cells 0.9999); its
+  margins are then near 0 and the decision falls to displacement and overlap, instead of linking
+  neighbours and calling daughters the mother;
 * a **division** (mother m in t-1, daughters a, b in t): :data:`DIVISION_FEATURES`, symmetric in a, b.
 
 Distances are in units of the training data's typical displacement (``displacement_scale``, pixels),
@@ -27,9 +32,9 @@ import numpy as np
 
 from .linking import Links, _no_links, max_weight_matching
 
-__all__ = ["LINK_FEATURES", "DIVISION_FEATURES", "LinkModel", "fit_logistic", "learned_rule"]
+__all__ = ["LINK_FEATURES", "DIVISION_FEATURES", "LinkModel", "candidate_margins", "fit_logistic", "learned_rule"]
 
-LINK_FEATURES = ("visual", "spatial", "iou", "distance", "distance_squared", "area_change")
+LINK_FEATURES = ("visual_margin", "spatial_margin", "iou", "distance", "distance_squared", "area_change")
 DIVISION_FEATURES = ("visual_mother", "spatial_mother", "near_daughter", "far_daughter", "daughter_spacing",
                      "midpoint_offset", "area_sum", "area_imbalance", "iou_sum")
 
@@ -41,6 +46,36 @@ def _logit(similarity: np.ndarray) -> np.ndarray:
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -40, 40)))
+
+
+def candidate_margins(pairs: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """(E,) each pair's log-odds minus those of its cell's best alternative: another candidate, or none.
+
+    Args:
+        pairs: (E, 2) candidate pairs (index in t, index in t-1), grouped by the cell of t (sorted, as
+            ``linking.merge_pairs`` returns them).
+        scores: (E,) a head's log-odds per pair.
+
+    "None of these" (a new cell) is an alternative at log-odds 0, so a margin is never above the raw
+    score: a head that singles out one candidate keeps its score there (and the others fall below the
+    chosen one), a lone candidate keeps its raw score, and a head that scores several candidates "same"
+    alike gives all of them a margin near 0 -- it cannot tell them apart on this movie, however
+    confident its raw scores look.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if len(pairs) == 0:
+        return np.zeros(0)
+    cells = pairs[:, 0]
+    starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
+    sizes = np.diff(np.r_[starts, len(cells)])
+    group = np.repeat(np.arange(len(starts)), sizes)
+    best = np.maximum.reduceat(scores, starts)
+    first_best = np.minimum.reduceat(np.where(scores == best[group], np.arange(len(cells)), len(cells)), starts)
+    others = scores.copy()
+    others[first_best] = -np.inf
+    second = np.maximum.reduceat(others, starts)  # -inf for a lone candidate
+    competitor = np.where(np.arange(len(cells)) == first_best[group], second[group], best[group])
+    return scores - np.maximum(competitor, 0.0)
 
 
 @dataclass(frozen=True)
@@ -63,11 +98,28 @@ class LinkModel:
 
     @classmethod
     def from_config(cls, cfg) -> Optional["LinkModel"]:
-        """The config's model, or None when it has no fitted weights."""
+        """The config's model, or None when it has no fitted weights.
+
+        Raises ValueError when the weights were fitted for other features than this version's (an older
+        config): read as these, they would link silently wrong.
+        """
         tracker = cfg.CELLTRACK.TRACKER
         if not tracker.LINK_WEIGHTS:
             return None
+        for key, expected in (("LINK_FEATURES", LINK_FEATURES), ("DIVISION_FEATURES", DIVISION_FEATURES)):
+            if tuple(tracker[key]) != expected:
+                raise ValueError(f"CELLTRACK.TRACKER.{key} is {list(tracker[key])}, but this version's learned rule "
+                                 f"reads {list(expected)}: the weights were fitted for other features; refit them with "
+                                 f"tools/train_linker.py (--refit-on-detections keeps the track head)")
         return cls(tuple(tracker.LINK_WEIGHTS), tuple(tracker.DIVISION_WEIGHTS), float(tracker.DISPLACEMENT_SCALE))
+
+    def write_to(self, tracker_cfg) -> None:
+        """Store the model in a config's CELLTRACK.TRACKER (weights rounded to 5 decimals, with their features)."""
+        tracker_cfg.LINK_WEIGHTS = [round(float(w), 5) for w in self.link_weights]
+        tracker_cfg.DIVISION_WEIGHTS = [round(float(w), 5) for w in self.division_weights]
+        tracker_cfg.LINK_FEATURES = list(LINK_FEATURES)
+        tracker_cfg.DIVISION_FEATURES = list(DIVISION_FEATURES)
+        tracker_cfg.DISPLACEMENT_SCALE = round(float(self.displacement_scale), 3)
 
     # ------------------------------------------------------------------------------------------- links
     def link_features(self, pairs: np.ndarray, similarities: Mapping[str, np.ndarray], iou: np.ndarray,
@@ -75,15 +127,15 @@ class LinkModel:
                       areas_prev: np.ndarray) -> np.ndarray:
         """(E, len(LINK_FEATURES)) evidence of candidate pairs (rows: index in t, index in t-1).
 
-        A head that is off (or absent from ``similarities``) contributes 0, the log-odds of 0.5.
+        A head that is off (or absent from ``similarities``) contributes 0: no evidence.
         """
         distance = np.linalg.norm(centers_t[pairs[:, 0]] - centers_prev[pairs[:, 1]], axis=1) / self.displacement_scale
         zeros = np.zeros(len(pairs))
         with np.errstate(divide="ignore", invalid="ignore"):
             area_change = np.abs(np.log(areas_t[pairs[:, 0]] / areas_prev[pairs[:, 1]]))
         return np.stack([
-            _logit(similarities["visual"]) if "visual" in similarities else zeros,
-            _logit(similarities["spatial"]) if "spatial" in similarities else zeros,
+            candidate_margins(pairs, _logit(similarities["visual"])) if "visual" in similarities else zeros,
+            candidate_margins(pairs, _logit(similarities["spatial"])) if "spatial" in similarities else zeros,
             iou, distance, distance**2, np.nan_to_num(area_change, nan=0.0, posinf=5.0),
         ], axis=1)
 

@@ -178,7 +178,6 @@ class CellTrackPredictor:
         tensor = torch.as_tensor(np.ascontiguousarray(resized.transpose(2, 0, 1)), dtype=torch.float32)
         return {"image": tensor.to(self.model.device), "height": image.shape[0], "width": image.shape[1]}
 
-    _model_input = model_input  # the name celltrack/linker_trainer.py calls
 
     @torch.no_grad()
     def detect(self, image: np.ndarray) -> Instances:

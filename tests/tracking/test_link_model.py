@@ -4,7 +4,7 @@ import pytest
 
 from celltrack.config import get_celltrack_cfg
 from celltrack.tracking.link_model import (
-    DIVISION_FEATURES, LINK_FEATURES, LinkModel, fit_logistic, learned_rule)
+    DIVISION_FEATURES, LINK_FEATURES, LinkModel, candidate_margins, fit_logistic, learned_rule)
 from celltrack.tracking.tracker import Detections, Tracker
 
 
@@ -75,5 +75,28 @@ def test_learned_rule_needs_fitted_weights():
     with pytest.raises(ValueError, match="train_linker"):
         Tracker(cfg)
     cfg.CELLTRACK.TRACKER.LINK_WEIGHTS = [0.0, 1.0]
+    with pytest.raises(ValueError, match="fitted for other features"):  # e.g. a config of an older version
+        Tracker(cfg)
+    cfg.CELLTRACK.TRACKER.LINK_FEATURES = list(LINK_FEATURES)
+    cfg.CELLTRACK.TRACKER.DIVISION_FEATURES = list(DIVISION_FEATURES)
     with pytest.raises(ValueError, match="LINK_WEIGHTS: expected 7 numbers"):
         Tracker(cfg)
+
+
+def test_fitted_model_round_trips_through_the_config():
+    cfg = get_celltrack_cfg()
+    _model().write_to(cfg.CELLTRACK.TRACKER)
+    cfg.CELLTRACK.TRACKER.METHOD = "learned"
+    assert LinkModel.from_config(cfg) == _model()
+    Tracker(cfg)
+
+
+def test_margins_keep_a_decisive_head_and_silence_one_that_calls_every_candidate_the_same_cell():
+    pairs = np.array([[0, 0], [0, 1], [0, 2], [1, 1], [2, 0], [2, 2]])
+    decisive = np.array([9.0, -9.0, -7.0, 5.0, 8.0, 8.0])
+    margins = candidate_margins(pairs, decisive)
+    # cell 0: its best keeps its score (the other candidates and "none" are below 0); the others fall
+    # below it by the best's score; a lone candidate (cell 1) keeps its score; a tie (cell 2) gives 0.
+    assert margins.tolist() == [9.0, -18.0, -16.0, 5.0, 0.0, 0.0]
+    saturated = np.array([9.2, 9.1, 9.2, 9.2, 9.2, 9.2])  # a head that calls every pair "same"
+    assert np.abs(candidate_margins(pairs, saturated)[[0, 1, 2, 4, 5]]).max() <= 0.1 + 1e-9

@@ -51,7 +51,7 @@ from celltrack.tracking.tracker import METHODS, Tracker  # noqa: E402
 from detectron2.data import DatasetCatalog  # noqa: E402
 from training_curve import cut_ground_truth  # noqa: E402
 
-METRICS = ("TRA", "CT", "BC(2)", "BIO(2)")
+METRICS = ("TRA", "CT", "TF", "BC(2)", "CCA", "BIO(2)")
 PENALTIES = (1e-4, 1e-3, 1e-2, 1e-1)
 DIMMER = dict(contrast=0.55, cell_contrast=(1.0, 1.0), cell_seed=0, gamma=1.0, offset=0.0, illumination=(0.0, 1.0, 0.0),
               blur_sigma=0.0, gaussian_noise=0.06, poisson_noise=0.0)
@@ -149,6 +149,7 @@ def main() -> None:
                 write_tracked_sequence(cells, tracker, out, images[0].shape, len(images))
                 rows.append({"movie": movie, "method": name, **evaluate_ctc(out, gt, metrics=METRICS)})
                 print({k: rows[-1][k] for k in ("movie", "method", *METRICS, "divisions")}, flush=True)
+            shutil.rmtree(work / "laptrack", ignore_errors=True)
             link_laptrack(labels, work / "laptrack", **laptrack_options()[0])
             rows.append({"movie": movie, "method": "laptrack (tuned on SIM+ 01)",
                          **evaluate_ctc(work / "laptrack", gt, metrics=METRICS)})

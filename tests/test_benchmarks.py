@@ -14,10 +14,11 @@ from celltrack.tracking.link_model import DIVISION_FEATURES, LINK_FEATURES
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 from baselines import (  # noqa: E402
-    LAPTRACK_DEFAULTS, classical_segmentation, laptrack_options, link_iou, link_laptrack, remove_identities)
+    LAPTRACK_DEFAULTS, baseline_linkers, classical_segmentation, laptrack_options, link_iou, link_laptrack,
+    remove_identities)
 from report import markdown, targets  # noqa: E402
-from run import (  # noqa: E402
-    baseline_linkers, find_sequences, mark_training_data, measure_linker, training_sequences, truncated_gt)
+from scale import measure_linker  # noqa: E402
+from sequences import find_sequences, mark_training_data, training_sequences, truncated_gt  # noqa: E402
 from tune_laptrack import choose  # noqa: E402
 
 

@@ -297,7 +297,7 @@ def test_targets_not_measured_without_their_rows():
 
 def test_report_names_the_default_rule():
     text = markdown(passing_results())
-    assert "## Targets (issues 10 and 11)" in text and "'learned' rule" in text
+    assert "## Targets (issues 10, 11 and 14)" in text and "'learned' rule" in text
     assert "| learned (default) | 1.50 | 40.00 | 1.00 | 1.00 |" in text
     assert "| global | 1.00 | 9.00 | n/a | n/a |" in text  # no exponent recorded for it
     assert text.index("| learned (default)") < text.index("| global |") < text.index("| paper |")

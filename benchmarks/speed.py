@@ -208,7 +208,7 @@ def measure_sharding(args, work: Path) -> dict:
                                     f"see {work / f'sharding-{processes}.log'}", "command": " ".join(command)}
         outputs[processes] = _outputs(out)
     differing = sorted(path for path in set(outputs[1]) | set(outputs[2]) if outputs[1].get(path) != outputs[2].get(path))
-    return {"movies": len(names), "frames_per_movie": 12, "frame_size": [160, 160], "cells": "GT masks (--masks)",
+    return {"movies": len(names), "frames_per_movie": 12, "frame_size": [160, 160], "cells": "GT masks, --masks",
             "files_compared": len(outputs[1]), "identical_outputs": not differing, "differing_files": differing,
             "one_process_wall_seconds": runs[1], "two_processes_wall_seconds": runs[2],
             "speedup": runs[1] / runs[2], "command": "python tools/track_video.py MOVIES --masks MASKS --num-gpus 2"}

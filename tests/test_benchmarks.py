@@ -202,7 +202,7 @@ def passing_results() -> dict:
                 "maskrcnn_fps": 1.25, "celltrack_fps": 1.11, "overhead_percent": 12.5,
                 "celltrack_linking_ms_per_frame": 5.0},
                 "sharding": {  # as measure_sharding records it
-                    "movies": 4, "frames_per_movie": 12, "frame_size": [160, 160], "cells": "GT masks (--masks)",
+                    "movies": 4, "frames_per_movie": 12, "frame_size": [160, 160], "cells": "GT masks, --masks",
                     "files_compared": 321, "identical_outputs": True, "differing_files": [],
                     "one_process_wall_seconds": 20.0, "two_processes_wall_seconds": 16.0, "speedup": 1.25,
                     "command": "python tools/track_video.py MOVIES --masks MASKS --num-gpus 2"}},

@@ -39,7 +39,7 @@ import celltrack  # noqa: E402,F401
 from baselines import laptrack_options, link_laptrack, remove_identities  # noqa: E402
 from celltrack.config import get_celltrack_cfg  # noqa: E402
 from celltrack.data.catalog import register_named_sequences  # noqa: E402
-from celltrack.data.ctc import load_ctc_sequence, read_lineage, write_lineage  # noqa: E402
+from celltrack.data.ctc import cut_ground_truth, load_ctc_sequence, read_lineage, write_lineage  # noqa: E402
 from celltrack.data.mapper import photometric_augment  # noqa: E402
 from celltrack.data.movie import read_frame  # noqa: E402
 from celltrack.data.normalize import percentile_normalize  # noqa: E402
@@ -49,7 +49,6 @@ from celltrack.linker_trainer import collect_frames, displacement_statistics, fi
 from celltrack.tracking.predictor import CellTrackPredictor  # noqa: E402
 from celltrack.tracking.tracker import METHODS, Tracker  # noqa: E402
 from detectron2.data import DatasetCatalog  # noqa: E402
-from training_curve import cut_ground_truth  # noqa: E402
 
 METRICS = ("TRA", "CT", "TF", "BC(2)", "CCA", "BIO(2)")
 PENALTIES = (1e-4, 1e-3, 1e-2, 1e-1)

@@ -139,6 +139,14 @@ def targets(results: dict) -> List[dict]:
         check(f"#11 linker: <= {bound:g} ms/frame at {cells} cells ('{DEFAULT_RULE}' rule, the default)",
               lambda cells=cells: f"{linker[(DEFAULT_RULE, cells)]:.2f} ms",
               lambda cells=cells, bound=bound: linker[(DEFAULT_RULE, cells)] <= bound)
+
+    # Issue 14: many movies shared among processes.
+    sharding = results.get("speed", {}).get("sharding", {})
+    check("#14 sharded tracking of 4 synthetic movies, 2 CPU processes: identical outputs to one process",
+          lambda: (f"{'identical' if sharding['identical_outputs'] else 'differ: ' + ', '.join(sharding['differing_files'])}"
+                   f" ({sharding['files_compared']} files); {sharding['two_processes_wall_seconds']:.1f} s vs "
+                   f"{sharding['one_process_wall_seconds']:.1f} s in one process"),
+          lambda: sharding["identical_outputs"])
     return checks
 
 
@@ -200,9 +208,9 @@ def markdown(results: dict) -> str:
               + f"; torch threads {machine.get('torch_threads', '?')}; {machine.get('platform', '')}",
               "- **versions**: " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()), ""]
 
-    lines += ["## Targets (issues 10 and 11)", "",
+    lines += ["## Targets (issues 10, 11 and 14)", "",
               f"`celltrack` is the default configuration (the shipped model, '{DEFAULT_RULE}' rule); "
-              "#10: detection, #11: linking.", ""]
+              "#10: detection, #11: linking, #14: many movies.", ""]
     marks = {True: "yes", False: "**no**", None: "not measured"}
     lines += _table(["target", "measured", "met"],
                     [[check["target"], check["measured"], marks[check["met"]]] for check in targets(results)])
@@ -261,6 +269,19 @@ def markdown(results: dict) -> str:
              f"{training[label]['images_per_second']:.2f}", f"{training[label]['pairs_per_second']:.2f}"]
             for label in ("with_track_head", "without_track_head")])
         lines += ["", f"Track head training cost: {training['overhead_percent']:+.1f} %.", ""]
+    sharding = speed.get("sharding")
+    if sharding and "not_measured" not in sharding:
+        lines += [f"Many movies (`{sharding['command']}`): {sharding['movies']} synthetic movies of "
+                  f"{sharding['frames_per_movie']} frames ({sharding['frame_size'][0]}x{sharding['frame_size'][1]}, "
+                  f"{sharding['cells']}):", ""]
+        lines += _table(["processes", "wall s", "outputs"], [
+            ["1", f"{sharding['one_process_wall_seconds']:.1f}", "reference"],
+            ["2 (gloo, CPU)", f"{sharding['two_processes_wall_seconds']:.1f}",
+             "identical" if sharding["identical_outputs"] else "**differ**: " + ", ".join(sharding["differing_files"])]])
+        lines += ["", f"Speed-up {sharding['speedup']:.2f}x over {sharding['files_compared']} output files compared byte for "
+                      "byte (summary.json without its timing fields).", ""]
+    elif sharding:
+        lines += [f"Many movies: not measured ({sharding['not_measured']}).", ""]
     if not speed:
         lines += ["Not run.", ""]
 

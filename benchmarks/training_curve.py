@@ -27,33 +27,13 @@ import torch  # noqa: E402
 
 import celltrack  # noqa: E402,F401
 from celltrack.config import get_celltrack_cfg  # noqa: E402
-from celltrack.data.ctc import CTCTrackWriter, load_ctc_sequence, read_lineage, write_lineage  # noqa: E402
+from celltrack.data.ctc import CTCTrackWriter, cut_ground_truth, load_ctc_sequence  # noqa: E402
 from celltrack.data.movie import read_frame  # noqa: E402
 from celltrack.evaluation import evaluate_ctc  # noqa: E402
 from celltrack.tracking.linking import labels_from_masks  # noqa: E402
 from celltrack.tracking.predictor import CellTrackPredictor, suppress_overlapping_masks  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-
-
-def cut_ground_truth(root: Path, sequence: str, first: int, stop: int, out: Path) -> Path:
-    """``<sequence>_GT`` of frames first..stop-1 renumbered from 0 (TRA, SEG and the lineage cut)."""
-    gt = root / f"{sequence}_GT"
-    for kind, prefix in (("TRA", "man_track"), ("SEG", "man_seg")):
-        (out / kind).mkdir(parents=True, exist_ok=True)
-        for frame in range(first, stop):
-            source = gt / kind / f"{prefix}{frame:03d}.tif"
-            if source.exists():
-                (out / kind / f"{prefix}{frame - first:03d}.tif").write_bytes(source.read_bytes())
-    rows = []
-    lineage = read_lineage(gt / "TRA" / "man_track.txt")
-    alive = {int(label) for label, begin, end, _ in lineage if begin < stop and end >= first}
-    for label, begin, end, parent in lineage.tolist():
-        if label in alive:
-            rows.append([label, max(begin, first) - first, min(end, stop - 1) - first,
-                         parent if parent in alive and begin >= first else 0])
-    write_lineage(out / "TRA" / "man_track.txt", np.array(rows))
-    return out
 
 
 def segment(frames: list, min_score: float, overlap: float, out: Path) -> Path:

@@ -35,7 +35,8 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from baselines import LAPTRACK_DEFAULTS, LAPTRACK_TUNED, link_laptrack  # noqa: E402
-from run import DEFAULT_CONFIG, config_training_sequences, find_sequences, fresh, json_safe, log, versions  # noqa: E402
+from common import DEFAULT_CONFIG, fresh, json_safe, log, versions  # noqa: E402
+from sequences import config_training_sequences, find_sequences  # noqa: E402
 
 from celltrack.evaluation import evaluate_ctc  # noqa: E402
 

@@ -14,10 +14,11 @@ from celltrack.tracking.link_model import DIVISION_FEATURES, LINK_FEATURES
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 from baselines import (  # noqa: E402
-    LAPTRACK_DEFAULTS, classical_segmentation, laptrack_options, link_iou, link_laptrack, remove_identities)
+    LAPTRACK_DEFAULTS, baseline_linkers, classical_segmentation, laptrack_options, link_iou, link_laptrack,
+    remove_identities)
 from report import markdown, targets  # noqa: E402
-from run import (  # noqa: E402
-    baseline_linkers, find_sequences, mark_training_data, measure_linker, training_sequences, truncated_gt)
+from scale import measure_linker  # noqa: E402
+from sequences import find_sequences, mark_training_data, training_sequences, truncated_gt  # noqa: E402
 from tune_laptrack import choose  # noqa: E402
 
 
@@ -82,7 +83,8 @@ def test_report_renders_partial_results():
     assert checks["#10 SIM+ 02, own detections: TRA >= 0.92, above every other segmentation's row"]["met"] is None
     assert checks["#11 SIM+ 02, own detections: divisions within ±30 % of the truth's (±3 below 10)"]["met"] is True
     assert checks["#11 SIM+ 02, own detections: DET - TRA <= 0.5 points (0.005)"]["met"] is False
-    assert all(check["met"] is None for target, check in checks.items() if "linker" in target or "speed" in target)
+    assert all(check["met"] is None for target, check in checks.items()
+               if "linker" in target or "speed" in target or "sharded" in target)
 
 
 def test_laptrack_options_tuned_or_defaults(tmp_path):
@@ -198,7 +200,12 @@ def passing_results() -> dict:
                 "frames": 3, "frame_size": [773, 739], "source": "synthetic", "device": "cpu", "trained_weights": True,
                 "weights": "model_final.pth", "maskrcnn_seconds_per_frame": 0.8, "celltrack_seconds_per_frame": 0.9,
                 "maskrcnn_fps": 1.25, "celltrack_fps": 1.11, "overhead_percent": 12.5,
-                "celltrack_linking_ms_per_frame": 5.0}},
+                "celltrack_linking_ms_per_frame": 5.0},
+                "sharding": {  # as measure_sharding records it
+                    "movies": 4, "frames_per_movie": 12, "frame_size": [160, 160], "cells": "GT masks, --masks",
+                    "files_compared": 321, "identical_outputs": True, "differing_files": [],
+                    "one_process_wall_seconds": 20.0, "two_processes_wall_seconds": 16.0, "speedup": 1.25,
+                    "command": "python tools/track_video.py MOVIES --masks MASKS --num-gpus 2"}},
             "scale": {"linker": {"frames": 3, "rows": linker, "note": "made up",
                                  "exponent": {"learned": {"fit_100_and_up": 1.0, "last_two": 1.0}}}},
             "meta": {}}
@@ -221,10 +228,11 @@ SIM_TEST, GOWT1_01 = ("Fluo-N2DH-SIM+", "02"), ("Fluo-N2DH-GOWT1", "01")
 
 def test_targets_all_met():
     checks = targets(passing_results())
-    assert len(checks) == 19 and all(check["met"] is True for check in checks), [
+    assert len(checks) == 20 and all(check["met"] is True for check in checks), [
         check for check in checks if check["met"] is not True]
     titles = [check["target"] for check in checks]
     assert sum(title.startswith("#10") for title in titles) == 7 and sum(title.startswith("#11") for title in titles) == 12
+    assert sum(title.startswith("#14") for title in titles) == 1
     assert "#10 GOWT1 01 (training data), own detections: SEG >= 0.80" in titles
     assert "#10 SIM+ 01 (training data), own detections: DET >= 0.98" in titles
     assert "#11 linker: <= 2 ms/frame at 100 cells ('learned' rule, the default)" in titles
@@ -285,7 +293,7 @@ def test_targets_not_measured_without_their_rows():
     checks = {check["target"]: check for check in targets(results)}
     missing = [title for title, check in checks.items() if check["met"] is None]
     assert all(checks[title]["measured"] == "not measured" for title in missing)
-    assert len(missing) == 3 + 1 + 1 + 1 + 2  # SEG/DET/TRA vs classical, speed, ablation, GOWT1 CT, linker
+    assert len(missing) == 3 + 1 + 1 + 1 + 2 + 1  # SEG/DET/TRA vs classical, speed, ablation, GOWT1 CT, linker, sharding
     assert all(check["met"] is True for check in checks.values() if check["met"] is not None)
     # Untrained weights time the architecture, not the shipped model.
     results = passing_results()
@@ -296,7 +304,8 @@ def test_targets_not_measured_without_their_rows():
 
 def test_report_names_the_default_rule():
     text = markdown(passing_results())
-    assert "## Targets (issues 10 and 11)" in text and "'learned' rule" in text
+    assert "## Targets (issues 10, 11 and 14)" in text and "'learned' rule" in text
+    assert "| 2 (gloo, CPU) | 16.0 | identical |" in text and "Speed-up 1.25x over 321 output files" in text
     assert "| learned (default) | 1.50 | 40.00 | 1.00 | 1.00 |" in text
     assert "| global | 1.00 | 9.00 | n/a | n/a |" in text  # no exponent recorded for it
     assert text.index("| learned (default)") < text.index("| global |") < text.index("| paper |")

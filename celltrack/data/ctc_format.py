@@ -3,7 +3,8 @@
 A CTC folder holds one 16-bit label image per frame (``maskTTT.tif`` in a result, ``man_trackTTT.tif`` in
 ground truth; 3 digits, 4 past 1000 frames) and a lineage file (``res_track.txt`` / ``man_track.txt``),
 one track per line: ``L B E P`` = label, first frame, last frame, parent label (0 = none). Datasets are
-read by ``ctc_dataset``, results written by ``ctc_writer``.
+read by ``ctc_dataset``, results written by ``ctc_writer``. ``cut_ground_truth`` and ``remove_identities``
+make evaluation inputs from a GT folder (a frame range; GT masks without track identities).
 """
 from __future__ import annotations
 
@@ -99,3 +100,40 @@ def write_label_image(path, labels: np.ndarray, compression: Optional[str] = Non
     """Write a 2-D label image as a uint16 TIFF, atomically (CTC masks are 16-bit)."""
     _replace_atomically(Path(path), lambda temporary: tifffile.imwrite(
         temporary, np.asarray(labels, dtype=np.uint16), compression=compression))
+
+
+def cut_ground_truth(root, sequence: str, first: int, stop: int, out) -> Path:
+    """``<root>/<sequence>_GT`` of frames first..stop-1, renumbered from 0, written to ``out``.
+
+    TRA and SEG images are copied under their new frame numbers (same digit count); the lineage keeps the
+    tracks alive in the cut, clipped to it, and a parent only where the parent is in the cut and the
+    daughter begins inside it. A folder the GT lacks (e.g. SEG) stays absent. Returns ``out``.
+    """
+    gt, out = Path(root) / f"{sequence}_GT", Path(out)
+    for kind, prefix in (("TRA", "man_track"), ("SEG", "man_seg")):
+        if not (gt / kind).is_dir():
+            continue
+        (out / kind).mkdir(parents=True, exist_ok=True)
+        for source in (gt / kind).glob(f"{prefix}*.tif"):
+            digits = source.stem[len(prefix):]
+            if digits.isdigit() and first <= int(digits) < stop:
+                target = out / kind / f"{prefix}{int(digits) - first:0{len(digits)}d}.tif"
+                target.write_bytes(source.read_bytes())
+    rows = []
+    lineage = read_lineage(gt / "TRA" / "man_track.txt")
+    alive = {int(label) for label, begin, end, _ in lineage if begin < stop and end >= first}
+    for label, begin, end, parent in lineage.tolist():
+        if label in alive:
+            rows.append([label, max(begin, first) - first, min(end, stop - 1) - first,
+                         parent if parent in alive and begin >= first else 0])
+    write_lineage(out / "TRA" / "man_track.txt", np.array(rows))
+    return out
+
+
+def remove_identities(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Relabel the cells of a GT frame 1..N in a random order, so that no track id leaks to a linker."""
+    present = np.unique(labels)
+    present = present[present > 0]
+    lookup = np.zeros(int(labels.max(initial=0)) + 1, dtype=np.int32)
+    lookup[present] = rng.permutation(len(present)) + 1
+    return lookup[labels]

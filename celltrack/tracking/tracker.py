@@ -28,7 +28,7 @@ Decisions the paper leaves open, and what the tracker does:
   link with one child, which is how it is told from a division.
 """
 from collections import deque
-from typing import Any, Callable, Deque, Dict, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Deque, Dict, Mapping, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -37,28 +37,12 @@ from detectron2.config import configurable
 from .detections import Detections, _to_numpy
 from .lineage import LineageTable
 from .link_model import LinkModel, learned_rule
-from .linking import (
-    HEADS,
-    Links,
-    candidate_pairs,
-    fuse_similarities,
-    global_rule,
-    mask_overlaps,
-    max_weight_matching,
-    merge_pairs,
-    overlap_allows,
-    pair_values,
-    paper_rule,
-)
+from .linking import Links, fuse_similarities, max_weight_matching
+from .rules import global_rule, overlap_allows, paper_rule
+from .scoring import Similarity, _areas, score_pairs
 from .state import expect_keys
 
 __all__ = ["Detections", "Similarity", "Tracker", "METHODS"]
-
-# similarity(embeddings_t, embeddings_prev, pairs) -> {"visual": (E,), "spatial": (E,)} in [0, 1].
-# Embeddings are {"visual": (N, D), "spatial": (N, D')} arrays or tensors (after the shared FC); pairs is
-# an (E, 2) int64 numpy array of (index in t, index in t-1). A track head's similarity takes tensors on
-# its device: ``predictor.track_head_similarity`` adapts it (what the predictor and the evaluator pass).
-Similarity = Callable[[Mapping[str, Any], Mapping[str, Any], np.ndarray], Mapping[str, Any]]
 
 METHODS = ("paper", "global", "learned")
 
@@ -297,50 +281,8 @@ class Tracker:
         previous_cells: Optional[np.ndarray] = None,
     ) -> Tuple[np.ndarray, Dict[str, np.ndarray], np.ndarray]:
         """Candidate pairs between (a subset of) two frames, their similarities per head and mask IoU."""
-        num_prev = previous.num_cells
-        if cells is None:
-            pairs = candidate_pairs(detections.centers, previous.centers, self.num_candidates, self.max_distance)
-        else:
-            sub = candidate_pairs(
-                detections.centers[cells], previous.centers[previous_cells], self.num_candidates, self.max_distance
-            )
-            pairs = np.stack([cells[sub[:, 0]], previous_cells[sub[:, 1]]], axis=1)
-        overlap_pairs, overlap_iou = np.zeros((0, 2), dtype=np.int64), np.zeros(0)
-        if detections.labels is not None and previous.labels is not None:
-            overlap_pairs, overlap_iou = mask_overlaps(detections.labels, previous.labels)
-            if cells is not None:
-                keep = _member(overlap_pairs[:, 0], cells, detections.num_cells) & _member(
-                    overlap_pairs[:, 1], previous_cells, num_prev
-                )
-                overlap_pairs, overlap_iou = overlap_pairs[keep], overlap_iou[keep]
-        pairs = merge_pairs(pairs, overlap_pairs, num_prev=num_prev)
-        iou = pair_values(pairs, overlap_pairs, overlap_iou, num_prev)
-        return pairs, self._similarities(detections, previous, pairs), iou
-
-    def _similarities(self, detections: Detections, previous: Detections, pairs: np.ndarray) -> Dict[str, np.ndarray]:
-        heads = [name for name in HEADS if name in detections.embeddings and name in previous.embeddings]
-        if self.similarity is None or not heads:
-            return {}
-        if len(pairs) == 0:
-            return {name: np.zeros(0) for name in heads}
-        scores = self.similarity(
-            {name: detections.embeddings[name] for name in heads},
-            {name: previous.embeddings[name] for name in heads},
-            pairs,
-        )
-        result = {}
-        for name in heads:
-            if name not in scores:
-                raise ValueError(f"Tracker: similarity returned no {name!r} scores (got {sorted(scores)})")
-            values = _to_numpy(scores[name]).astype(np.float64).reshape(-1)
-            if values.shape != (len(pairs),) or not ((values >= 0) & (values <= 1)).all():
-                value_range = f"{values.min()}..{values.max()}" if values.size else "empty"
-                raise ValueError(
-                    f"Tracker: similarity must return {len(pairs)} {name} scores in [0, 1], got shape "
-                    f"{values.shape}, values {value_range}"
-                )
-            result[name] = values
-        return result
+        return score_pairs(detections, previous, self.similarity, self.num_candidates, self.max_distance,
+                           cells, previous_cells)
 
     def _close_gaps(self, frame: int, detections: Detections, new: np.ndarray) -> np.ndarray:
         """(N,) id of the lost track each new cell resumes (0 for none); resumed tracks leave the lost set."""
@@ -376,17 +318,3 @@ class Tracker:
         self._lost_track_ids = self._lost_track_ids[keep]
         self._lost_frames = self._lost_frames[keep]
         self._lost_cells = self._lost_cells[keep]
-
-
-def _areas(detections: Detections) -> np.ndarray:
-    """(N,) pixel area of each cell (NaN without a label image)."""
-    if detections.labels is None:
-        return np.full(detections.num_cells, np.nan)
-    return np.bincount(detections.labels.ravel(), minlength=detections.num_cells + 1)[1:].astype(np.float64)
-
-
-def _member(indices: np.ndarray, subset: np.ndarray, size: int) -> np.ndarray:
-    """(len(indices),) bool: which indices (all < size) are in ``subset``."""
-    mask = np.zeros(size, dtype=bool)
-    mask[subset] = True
-    return mask[indices]

@@ -1,0 +1,214 @@
+"""The speed section: frames/s against the same Mask R-CNN, training images/s with and without the track head,
+and many movies tracked by 1 and 2 processes (issue 14)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import List, Tuple
+
+import numpy as np
+import torch
+
+from cache import cache_key
+from celltrack.config import get_celltrack_cfg
+from celltrack.data import read_frame
+from celltrack.data.ctc import RAW_PATTERN
+from celltrack.data.movie import numbered_files
+from celltrack.tracking.frame_loop import LinkingClock, track_frames
+from celltrack.tracking.predictor import CellTrackPredictor
+from common import REPO, fresh, log
+from variants import Model, build_models, missing_weights, model_cfg
+
+
+def speed_frames(data: Path, work: Path, count: int) -> Tuple[List[np.ndarray], str]:
+    """Frames at Fluo-N2DH-SIM+ size: its first ``count`` frames of sequence 02, else synthetic ones."""
+    folder = data / "Fluo-N2DH-SIM+" / "02"
+    if folder.is_dir():
+        frames = numbered_files(folder, RAW_PATTERN)
+        return [read_frame(frames[t], t) for t in sorted(frames)[:count]], str(folder)
+    from celltrack.data import make_synthetic_sequence
+
+    root = work / "speed-movie"
+    if not (root / "01").is_dir():
+        make_synthetic_sequence(root, "01", num_frames=count, num_cells=40, height=773, width=739, seed=0,
+                                cell_radius=(20.0, 30.0))
+    frames = numbered_files(root / "01", RAW_PATTERN)
+    return [read_frame(frames[t], t) for t in sorted(frames)[:count]], "synthetic 773x739 (SIM+ data not found)"
+
+
+def plain_mask_rcnn(cfg, celltrack_model: torch.nn.Module) -> torch.nn.Module:
+    """The same Mask R-CNN with the same weights, without the track head (and without a tracker)."""
+    from detectron2.modeling import build_model
+
+    plain_cfg = cfg.clone()
+    plain_cfg.defrost()
+    plain_cfg.MODEL.META_ARCHITECTURE = "GeneralizedRCNN"
+    plain_cfg.MODEL.ROI_HEADS.NAME = "StandardROIHeads"
+    model = build_model(plain_cfg)
+    missing, unexpected = model.load_state_dict(celltrack_model.state_dict(), strict=False)
+    if missing or any(not key.startswith("roi_heads.track_head.") for key in unexpected):
+        raise RuntimeError(f"plain Mask R-CNN does not match CellTrack's weights: missing {missing[:3]}, "
+                           f"unexpected {unexpected[:3]}")
+    return model.eval()
+
+
+def measure_inference(args, data: Path, work: Path) -> dict:
+    """Frames/s of CellTrack (detection + embeddings + tracker) vs the same Mask R-CNN, interleaved per frame."""
+    model = build_models(args)["main"]
+    trained = missing_weights(model) is None
+    cfg = model_cfg(args, model if trained else Model("main", args.config_file))
+    if not trained:
+        cfg.MODEL.WEIGHTS = ""
+        log(f"speed: {missing_weights(model)}; timing an untrained model (speed only)")
+    torch.manual_seed(0)
+    predictor = CellTrackPredictor(cfg) if trained else CellTrackPredictor(cfg, model=_untrained(cfg))
+    plain = plain_mask_rcnn(cfg, predictor.model)
+    frames, source = speed_frames(data, work, args.speed_frames + 1)
+    plain_times, segment_times, clock, last = [], [], LinkingClock(), {}
+
+    @torch.no_grad()
+    def segment(image, _):  # the plain Mask R-CNN, then CellTrack, on the same frame
+        inputs = predictor.model_input(image)
+        start = time.perf_counter()
+        cells = plain.inference([inputs])[0]["instances"].to("cpu")
+        cells = cells[cells.scores >= predictor.min_score]
+        middle = time.perf_counter()
+        tracked = predictor.segment(image)
+        plain_times.append(middle - start)
+        segment_times.append(time.perf_counter() - middle)
+        last["cells"] = len(tracked[0])
+        return tracked
+
+    track_frames(((image, None) for image in frames), segment, predictor.make_tracker(), [clock],
+                 timings=clock.timings)
+    # CellTrack's time per frame: detection + embeddings + the tracker; the first frame warms up both models.
+    celltrack_times = (np.array(segment_times) + np.array(clock.seconds))[1:]
+    plain_times = plain_times[1:]
+    plain_s, celltrack_s = float(np.median(plain_times)), float(np.median(celltrack_times))
+    return {
+        "frames": len(plain_times), "frame_size": list(frames[0].shape), "source": source,
+        "weights": model.weights if trained else None, "trained_weights": trained, "device": args.device,
+        "torch_threads": torch.get_num_threads(), "cells_last_frame": last["cells"],
+        "maskrcnn_seconds_per_frame": plain_s, "celltrack_seconds_per_frame": celltrack_s,
+        "maskrcnn_fps": 1 / plain_s, "celltrack_fps": 1 / celltrack_s,
+        "overhead_percent": 100 * (celltrack_s / plain_s - 1),
+        "celltrack_linking_ms_per_frame": 1e3 * clock.timings["linking"] / len(frames),
+    }
+
+
+def _untrained(cfg) -> torch.nn.Module:
+    from detectron2.modeling import build_model
+
+    return build_model(cfg)
+
+
+def measure_training(args, data: Path, work: Path) -> dict:
+    """Training images/s with and without the track head (same config, data, seed; both frames of a pair count)."""
+    from detectron2.data import DatasetCatalog, build_detection_train_loader
+    from detectron2.engine import SimpleTrainer
+    from detectron2.modeling import build_model
+    from detectron2.solver import build_optimizer
+    from detectron2.utils.events import EventStorage
+
+    from celltrack.data import PairedFrameMapper, make_synthetic_sequence, register_ctc_dataset
+
+    root = data / "Fluo-N2DH-SIM+"
+    source = str(root / "01")
+    if not (root / "01").is_dir():
+        root = work / "train-movie" / "Synthetic"
+        if not (root / "01").is_dir():
+            make_synthetic_sequence(root, "01", num_frames=8, num_cells=30, height=512, width=512, seed=0,
+                                    cell_radius=(20.0, 30.0))
+        source = "synthetic 512x512 (SIM+ data not found)"
+    name = f"benchmark-train-{cache_key(root)}"
+    if name not in DatasetCatalog.list():
+        register_ctc_dataset(name, root, sequences=["01"])
+    measured = {"source": source, "iterations": args.train_iters, "warmup_iterations": 2}
+    for label, extra in (("with_track_head", []), ("without_track_head", ["MODEL.ROI_HEADS.NAME", "StandardROIHeads"])):
+        cfg = get_celltrack_cfg(str(REPO / args.config_file),
+                                ["MODEL.DEVICE", args.device, "DATASETS.TRAIN", (name,), "MODEL.WEIGHTS", ""] + extra)
+        torch.manual_seed(cfg.SEED if cfg.SEED >= 0 else 0)
+        np.random.seed(0)
+        model = build_model(cfg)
+        model.train()
+        trainer = SimpleTrainer(model, build_detection_train_loader(cfg, mapper=PairedFrameMapper(cfg, is_train=True)),
+                                build_optimizer(cfg, model))
+        times = []
+        with EventStorage(0) as storage:
+            trainer.storage = storage
+            for iteration in range(args.train_iters + 2):
+                storage.iter = trainer.iter = iteration
+                start = time.perf_counter()
+                trainer.run_step()
+                if iteration >= 2:
+                    times.append(time.perf_counter() - start)
+        images = 2 * cfg.SOLVER.IMS_PER_BATCH  # each input is a (t-1, t) pair: both frames go through the model
+        step = float(np.median(times))
+        measured[label] = {"seconds_per_iteration": step, "images_per_second": images / step,
+                           "pairs_per_second": cfg.SOLVER.IMS_PER_BATCH / step}
+        del trainer, model
+    measured["overhead_percent"] = 100 * (measured["with_track_head"]["seconds_per_iteration"]
+                                          / measured["without_track_head"]["seconds_per_iteration"] - 1)
+    return measured
+
+
+# Timing fields of track_video's summary.json: the only fields allowed to differ between two runs.
+TIMING_KEYS = ("seconds_per_frame", "wall_seconds_this_run", "processes")
+
+
+def _without_timings(value):
+    if isinstance(value, dict):
+        return {key: _without_timings(item) for key, item in value.items() if key not in TIMING_KEYS}
+    return value
+
+
+def _outputs(folder: Path) -> dict:
+    """{relative path: bytes} of every file under ``folder``; summary.json files without their timing fields."""
+    found = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        if path.name == "summary.json":
+            data = json.dumps(_without_timings(json.loads(data)), sort_keys=True).encode()
+        found[str(path.relative_to(folder))] = data
+    return found
+
+
+def measure_sharding(args, work: Path) -> dict:
+    """Issue 14: tools/track_video.py on 4 synthetic movies, in 1 process and in 2 (``--num-gpus 2``: gloo
+    processes on CPU); wall times, and whether every output file is byte-identical (summary.json files
+    compared without their timing fields and process count). The cells are the movies' GT masks
+    (``--masks``), linked by the shipped model, so that the run stays short on 2 CPU cores."""
+    from celltrack.data import make_synthetic_sequence
+
+    movies, masks = work / "sharding-movies", work / "sharding-masks"
+    names = [f"{index:02d}" for index in range(1, 5)]
+    if not all((movies / name / "t011.tif").is_file() for name in names):
+        fresh(movies), fresh(masks)
+        for index, name in enumerate(names):
+            make_synthetic_sequence(movies, name, num_frames=12, num_cells=10, height=160, width=160, seed=index)
+            (masks / name).mkdir(parents=True)
+            for frame in sorted((movies / f"{name}_GT" / "SEG").glob("man_seg*.tif")):
+                (masks / name / f"t{frame.stem[len('man_seg'):]}.tif").symlink_to(frame.resolve())
+    runs, outputs = {}, {}
+    for processes in (1, 2):
+        out = fresh(work / f"sharding-output-{processes}")
+        command = [sys.executable, str(REPO / "tools" / "track_video.py"), str(movies), "--masks", str(masks),
+                   "--output", str(out), "--config-file", str(REPO / args.config_file), "--weights",
+                   str(REPO / args.weights), "--device", args.device, "--num-gpus", str(processes)]
+        log(f"speed: track_video on {len(names)} movies, {processes} process(es)")
+        start = time.perf_counter()
+        with open(work / f"sharding-{processes}.log", "w") as output:
+            status = subprocess.run(command, stdout=output, stderr=subprocess.STDOUT, cwd=REPO).returncode
+        runs[processes] = time.perf_counter() - start
+        if status != 0:
+            return {"not_measured": f"tools/track_video.py failed (exit {status}) with {processes} process(es); "
+                                    f"see {work / f'sharding-{processes}.log'}", "command": " ".join(command)}
+        outputs[processes] = _outputs(out)
+    differing = sorted(path for path in set(outputs[1]) | set(outputs[2]) if outputs[1].get(path) != outputs[2].get(path))
+    return {"movies": len(names), "frames_per_movie": 12, "frame_size": [160, 160], "cells": "GT masks, --masks",
+            "files_compared": len(outputs[1]), "identical_outputs": not differing, "differing_files": differing,
+            "one_process_wall_seconds": runs[1], "two_processes_wall_seconds": runs[2],
+            "speedup": runs[1] / runs[2], "command": "python tools/track_video.py MOVIES --masks MASKS --num-gpus 2"}

@@ -8,7 +8,8 @@ from typing import Dict, Optional, Sequence, Tuple
 from celltrack.config import get_celltrack_cfg
 from common import HEADS, REPO
 
-# The paper's ablation: linkers retrained (tools/train_linker.py) on the shipped detector with one head off.
+# The paper's ablation: linkers trained as the shipped one was (tools/train_linker.py from the detector of the
+# model card's step 1, then the link models refitted on detections) with one head off.
 ABLATION_LINKERS = {"no-spatial": ("MODEL.TRACK_HEAD.SPATIAL_ON", "False"), "no-visual": ("MODEL.TRACK_HEAD.VISUAL_ON", "False")}
 
 
@@ -63,8 +64,11 @@ def build_models(args) -> Dict[str, Model]:
     for key, (option, value) in ABLATION_LINKERS.items():
         folder = Path(getattr(args, f"linker_{key.replace('-', '_')}") or f"output/linker-{key}")
         train = (f"python tools/train_linker.py --config-file configs/CellTrack-R18-FPN-cpu.yaml --weights "
-                 f"{args.weights} --output {folder} MODEL.TRACK_HEAD.POSITION_ENCODING polar "
-                 f"MODEL.TRACK_HEAD.NUM_NEIGHBORS 8 {option} {value}")
+                 f"output/cpu-v2/model_final.pth --output {folder}-head MODEL.TRACK_HEAD.POSITION_ENCODING polar "
+                 f"MODEL.TRACK_HEAD.NUM_NEIGHBORS 8 {option} {value} CELLTRACK.TRACKER.MIN_SCORE 0.3 "
+                 f"CELLTRACK.MASK_OVERLAP_THRESHOLD 0.3 && python tools/train_linker.py --config-file "
+                 f"configs/CellTrack-R18-FPN-cpu.yaml --weights {folder}-head/model_final.pth --output {folder} "
+                 f"--refit-on-detections {folder}-head && cp {folder}-head/model_final.pth {folder}/")
         models[key] = Model(key, str(folder / "config.yaml"), str(folder / "model_final.pth"), train)
     return models
 

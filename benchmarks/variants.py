@@ -68,7 +68,7 @@ def build_models(args) -> Dict[str, Model]:
                  f"MODEL.TRACK_HEAD.NUM_NEIGHBORS 8 {option} {value} CELLTRACK.TRACKER.MIN_SCORE 0.3 "
                  f"CELLTRACK.MASK_OVERLAP_THRESHOLD 0.3 && python tools/train_linker.py --config-file "
                  f"configs/CellTrack-R18-FPN-cpu.yaml --weights {folder}-head/model_final.pth --output {folder} "
-                 f"--refit-on-detections {folder}-head && cp {folder}-head/model_final.pth {folder}/")
+                 f"--refit {folder}-head && cp {folder}-head/model_final.pth {folder}/")
         models[key] = Model(key, str(folder / "config.yaml"), str(folder / "model_final.pth"), train)
     return models
 

@@ -118,17 +118,18 @@ def collect_frames(cfg, model, records: List[dict], detected: bool = False) -> L
     return frames
 
 
-def fit_on_detections(cfg, linker_cfg) -> tuple:
+def refit_link_models(cfg, linker_cfg, with_detections: bool = False) -> tuple:
     """Keep a retrained linker's track head and refit only its link and division models, on the ground-truth
-    cells and on the detector's own cells of ``cfg.DATASETS.TRAIN`` (so that they also know fragments,
-    duplicates and missed cells). ``linker_cfg``: a config written by :func:`train_linker` (its weights in
-    MODEL.WEIGHTS). Returns (the refitted config, report)."""
+    cells of ``cfg.DATASETS.TRAIN`` and, ``with_detections``, on the detector's own cells too (fragments,
+    duplicates and missed cells; benchmarks/linker_validation.py found this worse on ground-truth cells of
+    other movies). ``linker_cfg``: a config written by :func:`train_linker` (its weights in MODEL.WEIGHTS).
+    Returns (the refitted config, report)."""
     model = build_model(linker_cfg).eval()
     load_trained_weights(model, linker_cfg.MODEL.WEIGHTS)
     records = [record for name in cfg.DATASETS.TRAIN for record in DatasetCatalog.get(name)]
     frames = collect_frames(linker_cfg, model, records)
     statistics = displacement_statistics(frames)
-    detected = collect_frames(linker_cfg, model, records, detected=True)
+    detected = collect_frames(linker_cfg, model, records, detected=True) if with_detections else []
     offset = len(frames)
     for frame in detected:
         frame.previous = frame.previous + offset if frame.previous >= 0 else -1

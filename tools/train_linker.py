@@ -22,7 +22,7 @@ import torch
 import celltrack  # noqa: F401  (compat shims + registrations, before detectron2)
 from celltrack.cli import ToolParser, load_config, tool
 from celltrack.data.catalog import register_named_sequences
-from celltrack.linker_trainer import fit_on_detections, train_linker
+from celltrack.linker_trainer import refit_link_models, train_linker
 
 
 @tool()
@@ -33,9 +33,11 @@ def main(argv=None) -> int:
     parser.add_argument("--output", required=True, help="folder for model_final.pth, config.yaml, linker_report.json")
     parser.add_argument("--epochs", type=int, default=15, help="passes over the training frame pairs")
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier result in --output")
-    parser.add_argument("--refit-on-detections", metavar="LINKER_DIR",
+    parser.add_argument("--refit", metavar="LINKER_DIR",
                         help="keep the track head of an earlier train_linker output and refit only the link and "
-                             "division models, on ground-truth cells and the detector's own cells")
+                             "division models, on ground-truth cells")
+    parser.add_argument("--refit-on-detections", metavar="LINKER_DIR",
+                        help="as --refit, on ground-truth cells and the detector's own cells")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE pairs for the new linker")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -49,10 +51,12 @@ def main(argv=None) -> int:
                               f"--output or pass --overwrite")
     output.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.SEED if cfg.SEED >= 0 else 0)
-    if args.refit_on_detections:
-        earlier = Path(args.refit_on_detections)
+    if args.refit and args.refit_on_detections:
+        raise ValueError("--refit and --refit-on-detections: give one")
+    if args.refit or args.refit_on_detections:
+        earlier = Path(args.refit or args.refit_on_detections)
         linker_cfg = load_config(str(earlier / "config.yaml"), ["MODEL.WEIGHTS", args.weights])
-        fitted, report = fit_on_detections(cfg, linker_cfg)
+        fitted, report = refit_link_models(cfg, linker_cfg, with_detections=bool(args.refit_on_detections))
     else:
         model, fitted, report = train_linker(cfg, new_cfg, args.epochs)
         weights = output / "model_final.pth"

@@ -110,7 +110,7 @@ class LinkModel:
             if tuple(tracker[key]) != expected:
                 raise ValueError(f"CELLTRACK.TRACKER.{key} is {list(tracker[key])}, but this version's learned rule "
                                  f"reads {list(expected)}: the weights were fitted for other features; refit them with "
-                                 f"tools/train_linker.py (--refit-on-detections keeps the track head)")
+                                 f"tools/train_linker.py (--refit keeps the track head)")
         return cls(tuple(tracker.LINK_WEIGHTS), tuple(tracker.DIVISION_WEIGHTS), float(tracker.DISPLACEMENT_SCALE))
 
     def write_to(self, tracker_cfg) -> None:

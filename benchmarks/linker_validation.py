@@ -11,12 +11,16 @@ The test movie (Fluo-N2DH-SIM+ 02) is never used. The validation movies are the 
   background x0.55 and Gaussian noise 0.06 of the normalised range added (what ``CELLTRACK.AUGMENT``
   covers), so the visual head sees frames unlike its training data;
 * ``SIM+ 01 every 2nd frame``: all of SIM+ 01 with cells moving twice as far between frames;
-* ``GOWT1 01``: the other training movie (another cell type and microscope; TRA markers as cells).
+* ``GOWT1 01``: the other training movie (another cell type and microscope; TRA markers as cells);
+* ``synthetic A`` / ``synthetic B``: movies of ``celltrack.data.synthetic`` at the nuclei's scale (radius
+  14-22 px, 512x512, 60 frames, ~50 cells, ~30 divisions), B dimmer and faster; the only movies here that no
+  part of the shipped model (detector, track head, link models) was trained on, so the ones that show
+  whether the linker generalises (the heads are near perfect on their own training movies).
 
 Each is linked by every tracker rule of the config, by the learned rule with link and division models
 refitted on the ground truth of the config's DATASETS.TRAIN with each penalty of ``PENALTIES``, and by
 the tuned laptrack; scored with py-ctcmetrics. The default rule and ``fit_link_model``'s penalty are the
-best mean CT over the four movies. Writes benchmarks/linker_validation.json.
+best mean CT over the six movies. Writes benchmarks/linker_validation.json.
 """
 from __future__ import annotations
 
@@ -43,6 +47,7 @@ from celltrack.data.ctc import cut_ground_truth, load_ctc_sequence, read_lineage
 from celltrack.data.mapper import photometric_augment  # noqa: E402
 from celltrack.data.movie import read_frame  # noqa: E402
 from celltrack.data.normalize import percentile_normalize  # noqa: E402
+from celltrack.data.synthetic import make_synthetic_sequence  # noqa: E402
 from celltrack.evaluation import evaluate_ctc  # noqa: E402
 from celltrack.evaluation.evaluator import write_tracked_sequence  # noqa: E402
 from celltrack.linker_trainer import collect_frames, displacement_statistics, fit_link_model  # noqa: E402
@@ -101,6 +106,13 @@ def ground_truth_cells(root: Path, sequence: str, frames: range) -> list:
     return result
 
 
+def synthetic_movie(out: Path, seed: int, **options) -> Path:
+    """A ``celltrack.data.synthetic`` movie at the scale of the nuclei (sequence 01 under ``out``)."""
+    make_synthetic_sequence(out, "01", num_frames=60, num_cells=30, height=512, width=512, seed=seed,
+                            cell_radius=(14.0, 22.0), cell_cycle=(25, 70), **options)
+    return out
+
+
 def validation_movies(data: Path, work: Path) -> dict:
     """name -> (raw frames, GT cells, GT folder)."""
     sim = data / "Fluo-N2DH-SIM+"
@@ -110,6 +122,9 @@ def validation_movies(data: Path, work: Path) -> dict:
         ("SIM+ 01 dimmer", dimmer_movie(sim, work / "dimmer"), "01", None),
         ("SIM+ 01 every 2nd frame", every_second_frame(sim, work / "every2"), "01", None),
         ("GOWT1 01", data / "Fluo-N2DH-GOWT1", "01", None),
+        ("synthetic A", synthetic_movie(work / "synthetic-a", 11, speed=2.0, drift=(0.5, 0.3)), "01", None),
+        ("synthetic B", synthetic_movie(work / "synthetic-b", 12, speed=3.0, drift=(0.0, 0.8), signal=(15.0, 45.0),
+                                        noise=7.0), "01", None),
     ):
         paths = sorted((root / sequence).glob("t*.tif"))
         frames = frames or range(len(paths))

@@ -35,7 +35,8 @@ from .checkpoint import load_trained_weights
 from .data.movie import read_frame
 from .modeling.position_encoding import POSITION_ENCODINGS
 from .modeling.track_head import build_track_head
-from .tracking.link_model import DIVISION_FEATURES, LINK_FEATURES, LinkModel, describe, fit_logistic
+from .tracking.link_model import (DIVISION_FEATURES, LINK_FEATURES, LinkModel, describe, fit_logistic, one_to_one_links,
+                                  open_divisions)
 from .tracking.linking import candidate_pairs, mask_overlaps, merge_pairs, pair_values
 from .tracking.predictor import CellTrackPredictor, boxes_from_labels
 from .tracking.tracker import Detections
@@ -130,14 +131,22 @@ def refit_link_models(cfg, linker_cfg, with_detections: bool = False) -> tuple:
     frames = collect_frames(linker_cfg, model, records)
     statistics = displacement_statistics(frames)
     detected = collect_frames(linker_cfg, model, records, detected=True) if with_detections else []
-    offset = len(frames)
-    for frame in detected:
-        frame.previous = frame.previous + offset if frame.previous >= 0 else -1
-    linker, counts = fit_link_model(linker_cfg, model.roi_heads.track_head, frames + detected, statistics)
+    linker, counts = fit_link_model(linker_cfg, model.roi_heads.track_head, concatenate(frames, detected), statistics)
     fitted = linker_cfg.clone()
     fitted.defrost()
     linker.write_to(fitted.CELLTRACK.TRACKER)
     return fitted, {"frames": len(frames), "detected_frames": len(detected), **statistics, **counts}
+
+
+def concatenate(*lists: List[FramePair]) -> List[FramePair]:
+    """One list of several lists of frames (each list's ``previous`` indices shifted to the new positions)."""
+    result: List[FramePair] = []
+    for frames in lists:
+        offset = len(result)
+        for frame in frames:
+            frame.previous = frame.previous + offset if frame.previous >= 0 else -1
+        result += frames
+    return result
 
 
 def candidates(frame: FramePair, previous: FramePair, num_candidates: int, max_distance: float):
@@ -220,7 +229,12 @@ def fit_link_model(cfg, head: torch.nn.Module, frames: List[FramePair], statisti
     linker = LinkModel(tuple(link_weights), unfitted.division_weights, scale)
     division_x, division_y, true_divisions = [], [], 0
     for frame, previous, pairs, features, _ in per_frame:
-        divisions = linker.division_candidates(pairs, linker.link_probability(features))
+        probability = linker.link_probability(features)
+        divisions = linker.division_candidates(pairs, probability)
+        # Only the divisions the rule will decide on: those the one-to-one links leave open.
+        matched = one_to_one_links(pairs, probability, len(frame.centers), len(previous.centers),
+                                   cfg.CELLTRACK.TRACKER.LINK_THRESHOLD)
+        divisions = divisions[open_divisions(divisions, matched, len(previous.centers))]
         division_x.append(linker.division_features(divisions, pairs, features, frame.centers, previous.centers,
                                                    frame.areas, previous.areas))
         mother_track = previous.track_ids[divisions[:, 0]]

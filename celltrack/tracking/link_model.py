@@ -12,7 +12,10 @@ what the linker relies on:
   head does on the dim Fluo-N2DH-SIM+ 02: median similarity of different nearby cells 0.9999); its
   margins are then near 0 and the decision falls to displacement and overlap, instead of linking
   neighbours and calling daughters the mother;
-* a **division** (mother m in t-1, daughters a, b in t): :data:`DIVISION_FEATURES`, symmetric in a, b.
+* a **division** (mother m in t-1, daughters a, b in t): :data:`DIVISION_FEATURES`, symmetric in a, b:
+  geometry only (displacements, spacing, areas). It is fitted on exactly the candidates the rule decides
+  on (those the one-to-one links leave open, :func:`open_divisions`); with the heads' margins and the
+  overlaps among its inputs it called hundreds of false divisions on unseen synthetic movies.
 
 Distances are in units of the training data's typical displacement (``displacement_scale``, pixels),
 so the weights carry over to movies of the same magnification.
@@ -32,11 +35,12 @@ import numpy as np
 
 from .linking import Links, _no_links, max_weight_matching
 
-__all__ = ["LINK_FEATURES", "DIVISION_FEATURES", "LinkModel", "candidate_margins", "fit_logistic", "learned_rule"]
+__all__ = ["LINK_FEATURES", "DIVISION_FEATURES", "LinkModel", "candidate_margins", "fit_logistic", "one_to_one_links",
+           "open_divisions", "learned_rule"]
 
 LINK_FEATURES = ("visual_margin", "spatial_margin", "iou", "distance", "distance_squared", "area_change")
-DIVISION_FEATURES = ("visual_mother", "spatial_mother", "near_daughter", "far_daughter", "daughter_spacing",
-                     "midpoint_offset", "area_sum", "area_imbalance", "iou_sum")
+DIVISION_FEATURES = ("near_daughter", "far_daughter", "daughter_spacing", "midpoint_offset", "area_sum",
+                     "area_imbalance")
 
 
 def _logit(similarity: np.ndarray) -> np.ndarray:
@@ -49,18 +53,21 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def candidate_margins(pairs: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """(E,) each pair's log-odds minus those of its cell's best alternative: another candidate, or none.
+    """(E,) each pair's log-odds minus those of its cell's best other candidate (0 for a lone candidate).
 
     Args:
         pairs: (E, 2) candidate pairs (index in t, index in t-1), grouped by the cell of t (sorted, as
             ``linking.merge_pairs`` returns them).
         scores: (E,) a head's log-odds per pair.
 
-    "None of these" (a new cell) is an alternative at log-odds 0, so a margin is never above the raw
-    score: a head that singles out one candidate keeps its score there (and the others fall below the
-    chosen one), a lone candidate keeps its raw score, and a head that scores several candidates "same"
-    alike gives all of them a margin near 0 -- it cannot tell them apart on this movie, however
-    confident its raw scores look.
+    A head enters the link model only through how it *ranks* a cell's candidates, never through its raw
+    score: on a movie unlike its training data a head's raw scores drift as a whole -- the visual head calls
+    almost every nearby pair "same" on the dim Fluo-N2DH-SIM+ 02 (raw similarity ~1) and almost every pair
+    "different" on synthetic nuclei it never saw (true pairs at log-odds ~ -2) -- while its ranking still
+    carries evidence. A head that scores all candidates alike gives them all a margin near 0 (no evidence),
+    and a lone candidate gets 0 (nothing to rank it against), so displacement and overlap decide. Margins
+    against "a new cell" (log-odds 0) as well, the earlier form, broke every track on such synthetic movies
+    (``benchmarks/linker_validation.py``).
     """
     scores = np.asarray(scores, dtype=np.float64)
     if len(pairs) == 0:
@@ -75,7 +82,7 @@ def candidate_margins(pairs: np.ndarray, scores: np.ndarray) -> np.ndarray:
     others[first_best] = -np.inf
     second = np.maximum.reduceat(others, starts)  # -inf for a lone candidate
     competitor = np.where(np.arange(len(cells)) == first_best[group], second[group], best[group])
-    return scores - np.maximum(competitor, 0.0)
+    return np.where(np.isfinite(competitor), scores - competitor, 0.0)
 
 
 @dataclass(frozen=True)
@@ -178,14 +185,33 @@ class LinkModel:
         with np.errstate(divide="ignore", invalid="ignore"):
             area_sum = np.nan_to_num((areas_t[a] + areas_t[b]) / areas_prev[mother], nan=1.0, posinf=5.0)
             imbalance = np.nan_to_num(np.abs(np.log(areas_t[a] / areas_t[b])), nan=0.0, posinf=5.0)
-        return np.stack([
-            fa[:, 0] + fb[:, 0], fa[:, 1] + fb[:, 1],
-            np.minimum(fa[:, 3], fb[:, 3]), np.maximum(fa[:, 3], fb[:, 3]),
-            spacing, midpoint, area_sum, imbalance, fa[:, 2] + fb[:, 2],
-        ], axis=1)
+        return np.stack([np.minimum(fa[:, 3], fb[:, 3]), np.maximum(fa[:, 3], fb[:, 3]), spacing, midpoint, area_sum,
+                         imbalance], axis=1)
 
     def division_probability(self, features: np.ndarray) -> np.ndarray:
         return _sigmoid(features @ np.asarray(self.division_weights[:-1]) + self.division_weights[-1])
+
+
+def one_to_one_links(pairs: np.ndarray, link_probability: np.ndarray, num_t: int, num_prev: int,
+                     link_threshold: float = 0.5) -> np.ndarray:
+    """(N_t,) the t-1 cell each cell of t continues (-1: none): the one-to-one assignment of the pairs with
+    probability >= ``link_threshold`` that has the most total log-odds (the first step of :func:`learned_rule`)."""
+    allowed = link_probability >= link_threshold
+    log_odds = np.log(np.clip(link_probability, 1e-9, 1 - 1e-9) / np.clip(1 - link_probability, 1e-9, 1))
+    return max_weight_matching(pairs[allowed], log_odds[allowed] + 1e-6, num_t, num_prev)
+
+
+def open_divisions(divisions: np.ndarray, matched: np.ndarray, num_prev: int) -> np.ndarray:
+    """(D,) bool: which candidate divisions the one-to-one links leave open -- each daughter unlinked or
+    linked to the mother, and the mother not continued by a third cell. These are the only divisions
+    :func:`learned_rule` decides on, so they are also what the division model is fitted on."""
+    if len(divisions) == 0:
+        return np.zeros(0, dtype=bool)
+    taken_by = np.full(num_prev, -1, dtype=np.int64)
+    taken_by[matched[matched >= 0]] = np.flatnonzero(matched >= 0)
+    mother, a, b = divisions.T
+    return (((matched[a] == -1) | (matched[a] == mother)) & ((matched[b] == -1) | (matched[b] == mother))
+            & ((taken_by[mother] == -1) | (taken_by[mother] == a) | (taken_by[mother] == b)))
 
 
 def learned_rule(pairs: np.ndarray, link_probability: np.ndarray, num_t: int, num_prev: int,
@@ -204,19 +230,11 @@ def learned_rule(pairs: np.ndarray, link_probability: np.ndarray, num_t: int, nu
     """
     if len(pairs) == 0:
         return _no_links(num_t)
-    allowed = link_probability >= link_threshold
-    log_odds = np.log(np.clip(link_probability, 1e-9, 1 - 1e-9) / np.clip(1 - link_probability, 1e-9, 1))
-    matched = max_weight_matching(pairs[allowed], log_odds[allowed] + 1e-6, num_t, num_prev)
+    matched = one_to_one_links(pairs, link_probability, num_t, num_prev, link_threshold)
     is_daughter = np.zeros(num_t, dtype=bool)
-    taken_by = np.full(num_prev, -1, dtype=np.int64)
-    taken_by[matched[matched >= 0]] = np.flatnonzero(matched >= 0)
     divided = np.zeros(num_prev, dtype=bool)
-    mother, a, b = divisions.T if len(divisions) else np.zeros((3, 0), dtype=np.int64)
     # What the one-to-one links allow (checked once, vectorised); what earlier divisions take, in the loop.
-    possible = ((division_probability >= division_threshold)
-                & ((matched[a] == -1) | (matched[a] == mother)) & ((matched[b] == -1) | (matched[b] == mother))
-                & ((taken_by[mother] == -1) | (taken_by[mother] == a) | (taken_by[mother] == b)))
-    candidates = np.flatnonzero(possible)
+    candidates = np.flatnonzero(open_divisions(divisions, matched, num_prev) & (division_probability >= division_threshold))
     for d in candidates[np.argsort(-division_probability[candidates], kind="stable")]:
         mother, a, b = divisions[d]
         if divided[mother] or is_daughter[a] or is_daughter[b]:

@@ -91,12 +91,16 @@ def test_fitted_model_round_trips_through_the_config():
     Tracker(cfg)
 
 
-def test_margins_keep_a_decisive_head_and_silence_one_that_calls_every_candidate_the_same_cell():
+def test_margins_rank_a_cell_s_candidates_whatever_the_head_s_overall_level():
     pairs = np.array([[0, 0], [0, 1], [0, 2], [1, 1], [2, 0], [2, 2]])
     decisive = np.array([9.0, -9.0, -7.0, 5.0, 8.0, 8.0])
     margins = candidate_margins(pairs, decisive)
-    # cell 0: its best keeps its score (the other candidates and "none" are below 0); the others fall
-    # below it by the best's score; a lone candidate (cell 1) keeps its score; a tie (cell 2) gives 0.
-    assert margins.tolist() == [9.0, -18.0, -16.0, 5.0, 0.0, 0.0]
+    # cell 0: its best leads the runner-up by 16, the others trail the best; a lone candidate (cell 1) has
+    # nothing to be ranked against (0); a tie (cell 2) gives 0.
+    assert margins.tolist() == [16.0, -18.0, -16.0, 0.0, 0.0, 0.0]
     saturated = np.array([9.2, 9.1, 9.2, 9.2, 9.2, 9.2])  # a head that calls every pair "same"
     assert np.abs(candidate_margins(pairs, saturated)[[0, 1, 2, 4, 5]]).max() <= 0.1 + 1e-9
+    # a head that calls every pair "different" (a movie unlike its training data) still ranks: the best
+    # candidate keeps positive evidence instead of being pushed below "a new cell"
+    doubtful = np.array([-3.0, -6.0, -8.0, -4.0, -5.0, -7.0])
+    assert candidate_margins(pairs, doubtful).tolist() == [3.0, -3.0, -5.0, 0.0, 2.0, -2.0]

@@ -1,23 +1,82 @@
-"""The accuracy section: every CellTrack variant and every peer on each sequence, detected and GT cells.
+"""The accuracy section: every CellTrack variant and every peer on each sequence, on detected and on GT cells.
 
-CellTrack's rows link cached cells (:mod:`cache`) with each variant's tracker through the evaluator's frame
-loop (``write_tracked_sequence``); the peers (:mod:`baselines`) link the very same cells.
+Each model's cells (or the embedded GT cells) are computed once per sequence into a cache; CellTrack's rows
+link the cached cells with each variant's tracker through the evaluator's frame loop
+(``write_tracked_sequence``), and the peers (:mod:`baselines`) link the very same cells.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import time
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
-from baselines import CLASSICAL_DEFAULTS, baseline_linkers, baseline_rows, classical_row, describe_laptrack, iou_method, laptrack_options
-from cache import cached_frames, detections_cache, fill_cache
+import numpy as np
+
+from baselines import CLASSICAL_DEFAULTS, Linker, baseline_linkers, describe_laptrack, iou_method, laptrack_options
 from celltrack.config import get_celltrack_cfg
 from celltrack.data import read_frame
 from celltrack.evaluation import write_tracked_sequence
+from celltrack.evaluation.baselines import classical_segmentation, link_laptrack
 from celltrack.tracking.predictor import CellTrackPredictor
-from celltrack.tracking.tracker import Tracker
-from common import REPO, fresh, log, timed
+from celltrack.tracking.tracker import Detections, Tracker
+from common import HEADS, REPO, fresh, log, timed
 from sequences import SequenceData, find_sequences, mark_training_data, score_row, skipped_row
 from variants import VARIANTS, Model, build_models, missing_weights, model_cfg
+
+
+# ------------------------------------------------------------------------------------------------ the cache
+def cache_key(*parts) -> str:
+    return hashlib.sha1(json.dumps([str(part) for part in parts]).encode()).hexdigest()[:12]
+
+
+def detections_cache(args, work: Path, model: Model, seq: SequenceData, cells: str) -> Path:
+    """The cache folder of one model's cells on one sequence (a new key when anything that matters changes)."""
+    weights = Path(model.weights)
+    identity = f"{weights.resolve()}:{weights.stat().st_size}:{int(weights.stat().st_mtime)}"
+    return work / "cache" / cache_key(identity, model.config_file, model.opts, args.device, cells, seq.name,
+                                      seq.num_frames)
+
+
+def fill_cache(predictor: CellTrackPredictor, seq: SequenceData, cache: Path, gt_masks: bool) -> Optional[float]:
+    """Detect (or, with ``gt_masks``, embed the GT cells) in every frame into ``cache``; return s/frame.
+
+    One ``tTTT.npz`` per frame: ``labels`` (uint16, cell i = i + 1), ``centers``, ``scores`` and the
+    embeddings of each head; frames already there are kept, so an interrupted run continues.
+    """
+    cache.mkdir(parents=True, exist_ok=True)
+    seconds, counted = 0.0, 0
+    for frame, path in enumerate(seq.frame_paths):
+        target = cache / f"t{frame:04d}.npz"
+        if target.exists():
+            continue
+        image = read_frame(path, frame)
+        given = seq.gt_labels(frame) if gt_masks else None
+        start = time.perf_counter()
+        cells, detections = predictor.segment(image, given)
+        scores = cells.scores.numpy()
+        seconds += time.perf_counter() - start
+        counted += 1
+        embeddings = {name: cells.get(f"{name}_embeddings").cpu().numpy() for name in HEADS
+                      if cells.has(f"{name}_embeddings")}
+        partial = cache / f"t{frame:04d}.partial.npz"
+        np.savez(partial, labels=detections.labels.astype(np.uint16), centers=detections.centers, scores=scores,
+                 **embeddings)
+        partial.replace(target)
+    return seconds / counted if counted else None  # None: every frame came from the cache
+
+
+def cached_frames(cache: Path, num_frames: int, heads: Sequence[str]) -> Iterator[Detections]:
+    for frame in range(num_frames):
+        with np.load(cache / f"t{frame:04d}.npz") as stored:
+            embeddings = {name: stored[name] for name in heads if name in stored.files}
+            yield Detections(stored["centers"], stored["labels"].astype(np.int32), embeddings)
+
+
+# ------------------------------------------------------------------------------------------------- the rows
+def result_dir(work: Path, seq: SequenceData, method: str, gt_masks: bool) -> Path:
+    return fresh(work / "results" / seq.name / f"{method}{'@gt' if gt_masks else ''}")
 
 
 def celltrack_rows(seq: SequenceData, gt_masks: bool, models: Dict[str, Model],
@@ -34,15 +93,43 @@ def celltrack_rows(seq: SequenceData, gt_masks: bool, models: Dict[str, Model],
             continue
         cache = detections_cache(args, work, model, seq, cells)
         timings[key] = fill_cache(predictors[key], seq, cache, gt_masks)
-        similarity = predictors[key].similarity
         for variant in variants:
-            tracker = Tracker(model_cfg(args, model, variant.tracker_opts), similarity=similarity)
-            result_dir = fresh(work / "results" / seq.name / f"{variant.method}{'@gt' if gt_masks else ''}")
+            tracker = Tracker(model_cfg(args, model, variant.tracker_opts), similarity=predictors[key].similarity)
+            out = result_dir(work, seq, variant.method, gt_masks)
             frames = cached_frames(cache, seq.num_frames, variant.heads)
-            _, seconds = timed(write_tracked_sequence, frames, tracker, result_dir, shape, seq.num_frames)
-            rows.append(score_row(variant.method, seq, result_dir, args, uses_gt_masks=gt_masks, cells=cells,
+            _, seconds = timed(write_tracked_sequence, frames, tracker, out, shape, seq.num_frames)
+            rows.append(score_row(variant.method, seq, out, args, uses_gt_masks=gt_masks, cells=cells,
                                   seconds=seconds, note=variant.note))
     return rows, timings
+
+
+def baseline_rows(seq: SequenceData, gt_masks: bool, models: Dict[str, Model], linkers: Sequence[Linker], args,
+                  work: Path) -> List[dict]:
+    """The baseline linkers on the same cells as CellTrack: its detections, or the GT masks."""
+    if gt_masks:
+        label_frames, cells = seq.gt_label_frames, "gt"
+    elif missing_weights(models["main"]) is None:
+        cache = detections_cache(args, work, models["main"], seq, "celltrack")
+        label_frames, cells = (lambda: (cell.labels for cell in cached_frames(cache, seq.num_frames, ()))), "celltrack"
+    else:
+        return [skipped_row(linker.method, seq, False, "needs CellTrack's detections (--weights)")
+                for linker in linkers]
+    rows = []
+    for linker in linkers:
+        out = result_dir(work, seq, linker.method, gt_masks)
+        _, seconds = timed(linker.link, label_frames(), out)
+        rows.append(score_row(linker.method, seq, out, args, uses_gt_masks=gt_masks, cells=cells, seconds=seconds,
+                              note=linker.note))
+    return rows
+
+
+def classical_row(seq: SequenceData, laptrack: dict, args, work: Path) -> dict:
+    """Otsu + watershed segmentation, linked by laptrack: what a user has without a trained model."""
+    out = result_dir(work, seq, "classical+laptrack", False)
+    segmented = (classical_segmentation(read_frame(path, frame)) for frame, path in enumerate(seq.frame_paths))
+    _, seconds = timed(link_laptrack, segmented, out, **laptrack)
+    return score_row("classical+laptrack", seq, out, args, uses_gt_masks=False, cells="classical",
+                     seconds=seconds, note="segmentation and linking time together; laptrack's options as `laptrack`")
 
 
 def run_accuracy(args, data: Path, work: Path) -> Tuple[List[dict], dict]:

@@ -1,19 +1,18 @@
-"""What every benchmark script shares: paths, the shipped model, logging, scratch folders, the run's record."""
+"""What every benchmark script shares: paths, the shipped model, logging, scratch folders, tools/track_video.py."""
 from __future__ import annotations
 
 import datetime
 import os
-import platform
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
-from typing import Tuple
+from typing import List, Tuple
 
 import numpy as np
 
 import celltrack  # noqa: F401  (compat shims before detectron2)
-import torch
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -21,6 +20,15 @@ REPO = HERE.parent
 DEFAULT_CONFIG = "celltrack/model_zoo/CellTrack-R18-FPN-cpu/config.yaml"
 DEFAULT_WEIGHTS = "celltrack/model_zoo/CellTrack-R18-FPN-cpu/model_final.pth"
 HEADS = ("visual", "spatial")
+
+
+def data_folder(given) -> Path:
+    """The CTC data: ``--data``, else $CELLTRACK_DATA, else ../shared/data next to the repository."""
+    return Path(given or os.environ.get("CELLTRACK_DATA") or REPO.parent / "shared" / "data")
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def log(message: str) -> None:
@@ -39,45 +47,16 @@ def timed(function, *arguments, **options) -> Tuple[object, float]:
     return value, time.perf_counter() - start
 
 
-def machine() -> dict:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info = {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
-            "torch_threads": torch.get_num_threads()}
-    try:
-        info["memory_gb"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError):
-        pass
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info
-
-
-def versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {"python": platform.python_version(), "celltrack": celltrack.__version__}
-    for package in ("torch", "detectron2", "py-ctcmetrics", "laptrack", "numpy", "scikit-image"):
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            import detectron2
-
-            found[package] = getattr(detectron2, "__version__", "unknown") if package == "detectron2" else "missing"
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True).stdout.strip()
-        found["git"] = commit + (" (uncommitted changes)" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        found["git"] = "unknown"
-    return found
+def track_video(arguments: List[str], log_path: Path) -> Tuple[int, float, int, List[str]]:
+    """Run tools/track_video.py with ``arguments`` (its output to ``log_path``); return its peak resident memory
+    (bytes), wall seconds, exit status and the command."""
+    command = [sys.executable, str(REPO / "tools" / "track_video.py"), *arguments]
+    start = time.perf_counter()
+    with open(log_path, "w") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=REPO)
+        _, status, usage = os.wait4(process.pid, 0)  # the rusage of this child alone
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: tell Popen, so it does not wait again
+    return usage.ru_maxrss * 1024, time.perf_counter() - start, process.returncode, command  # Linux reports KiB
 
 
 def json_safe(value):

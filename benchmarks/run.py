@@ -12,23 +12,16 @@ never edited by hand), accuracy.png and linker_scaling.png. A run of some sectio
 other sections of an existing results.json. Scratch files (detections cache, CTC results, movies) go to
 ``--work-dir`` (default benchmarks/work/, ignored by git); a rerun reuses cached detections.
 
-The sections are modules of this folder: ``accuracy`` (rows below; ``cache``, ``baselines``,
-``sequences``, ``variants``: ``VARIANTS`` are the CellTrack rows), ``speed``, ``scale``, and ``report``.
+The sections are modules of this folder: ``accuracy`` (with ``baselines``, ``sequences`` and ``variants``:
+``VARIANTS`` are the CellTrack rows), ``speed``, ``scale``, and ``report``.
 
-Accuracy rows, all scored by py-ctcmetrics (``celltrack.evaluation.evaluate_ctc``):
-
-* cells from CellTrack's detector (``uses_gt_masks`` false): ``celltrack`` (the default configuration a
-  user gets: one-to-one assignment), ``celltrack-paper`` (the paper's per-cell rule), ``celltrack-gap2``
-  (default + gap closing over 2 frames), the paper's ablation ``celltrack-no-spatial-head`` / ``celltrack-no-visual-head`` (models
-  trained with one head off: pass their weights, else the rows say so and are skipped), the labelled
-  extras ``celltrack-visual-scores-only`` / ``celltrack-spatial-scores-only`` (the full model, its tracker
-  reading one head's scores: not a trained ablation), and ``iou`` (CellTrack's tracker and assignment
-  with the learned scores off), ``iou-paper-rule`` (the same with the paper's per-cell rule) and
-  ``laptrack`` linking the very same detections;
-* ``classical+laptrack``: Otsu/watershed segmentation linked by laptrack;
-* linking only (``uses_gt_masks`` true): the same CellTrack rows, ``iou`` and ``laptrack`` on the GT masks
-  with identities removed (track_video.py's ``--masks`` mode; where the GT has no complete segmentation,
-  as most GOWT1 frames, the TRA markers stand for the cells).
+Accuracy rows, scored by py-ctcmetrics (``celltrack.evaluation.evaluate_ctc``; RESULTS.md notes what each
+row is): the CellTrack variants (``celltrack`` is the default configuration a user gets; the paper's
+ablation rows need models trained with one head off, else they say so and are skipped) and the peers
+``iou``, ``iou-paper-rule`` and ``laptrack``, all linking the very same cells: CellTrack's detections
+(``uses_gt_masks`` false; with ``classical+laptrack``, Otsu/watershed segmentation linked by laptrack), and
+the GT masks with identities removed (``uses_gt_masks`` true: track_video.py's ``--masks`` mode; where the
+GT has no complete segmentation, as most GOWT1 frames, the TRA markers stand for the cells).
 
 Peers are fair: laptrack's options are the ones ``benchmarks/tune_laptrack.py`` chose on the training
 sequence Fluo-N2DH-SIM+ 01 (``benchmarks/laptrack_tuned.json``; LAPTRACK_DEFAULTS, said so in the report,
@@ -41,7 +34,6 @@ how far the test scores are from the training ones.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import sys
@@ -52,7 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from accuracy import run_accuracy  # noqa: E402
 from baselines import LAPTRACK_TUNED  # noqa: E402
-from common import DEFAULT_CONFIG, DEFAULT_WEIGHTS, HERE, REPO, json_safe, log, machine, versions  # noqa: E402
+from celltrack.collect_env import machine, versions  # noqa: E402
+from common import DEFAULT_CONFIG, DEFAULT_WEIGHTS, HERE, REPO, data_folder, json_safe, log, now  # noqa: E402
 from report import write_report  # noqa: E402
 from scale import measure_linker, measure_memory  # noqa: E402
 from speed import measure_inference, measure_sharding, measure_training  # noqa: E402
@@ -71,10 +64,9 @@ def parse_args(argv=None):
     parser.add_argument("--max-frames", type=int, help="only the first N frames of each sequence (quick runs)")
     parser.add_argument("--config-file", default=DEFAULT_CONFIG)
     parser.add_argument("--weights", default=DEFAULT_WEIGHTS, help="the trained CellTrack model")
-    parser.add_argument("--linker-no-spatial", help="tools/train_linker.py output trained with MODEL.TRACK_HEAD.SPATIAL_ON "
-                        "False (default output/linker-no-spatial)")
-    parser.add_argument("--linker-no-visual", help="tools/train_linker.py output trained with MODEL.TRACK_HEAD.VISUAL_ON "
-                        "False (default output/linker-no-visual)")
+    for head in ("spatial", "visual"):  # the paper's ablation
+        parser.add_argument(f"--linker-no-{head}", help=f"tools/train_linker.py output trained with MODEL.TRACK_HEAD."
+                            f"{head.upper()}_ON False (default output/linker-no-{head})")
     parser.add_argument("--laptrack-options", default=str(LAPTRACK_TUNED),
                         help="laptrack's tuned options (benchmarks/tune_laptrack.py); defaults when missing")
     parser.add_argument("--device", default="cpu")
@@ -90,41 +82,37 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def run_section(section: str, args, data: Path, work: Path):
+    """One section's results, and its parameters for the run's record."""
+    if section == "speed":
+        return {"inference": measure_inference(args, data, work), "training": measure_training(args, data, work),
+                "sharding": measure_sharding(args, work)}, {}
+    if section == "scale":
+        return {"linker": measure_linker(args), "memory": measure_memory(args, work)}, {}
+    if not data.is_dir():
+        log(f"accuracy: data folder {data} not found (set CELLTRACK_DATA); skipping")
+        return [], {"skipped": f"data folder {data} not found"}
+    return run_accuracy(args, data, work)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     os.chdir(REPO)  # relative paths (config, weights) are the repository's
-    data = Path(args.data or os.environ.get("CELLTRACK_DATA") or REPO.parent / "shared" / "data")
-    work, out = Path(args.work_dir).resolve(), Path(args.out).resolve()
+    data, work, out = data_folder(args.data), Path(args.work_dir).resolve(), Path(args.out).resolve()
     work.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     results.setdefault("meta", {}).setdefault("sections", {})
     command = "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    for section in SECTIONS:
-        if section not in args.only:
-            continue
+    for section in (section for section in SECTIONS if section in args.only):
         log(f"--- {section}")
         start = time.perf_counter()
-        if section == "accuracy":
-            if not data.is_dir():
-                log(f"accuracy: data folder {data} not found (set CELLTRACK_DATA); skipping")
-                results["accuracy"], parameters = [], {"skipped": f"data folder {data} not found"}
-            else:
-                results["accuracy"], parameters = run_accuracy(args, data, work)
-        elif section == "speed":
-            results["speed"] = {"inference": measure_inference(args, data, work),
-                                "training": measure_training(args, data, work),
-                                "sharding": measure_sharding(args, work)}
-            parameters = {}
-        else:
-            results["scale"] = {"linker": measure_linker(args), "memory": measure_memory(args, work)}
-            parameters = {}
-        results["meta"]["sections"][section] = {
-            "command": command, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "wall_seconds": round(time.perf_counter() - start, 1), "data": str(data), **parameters}
-    results["meta"].update({"command": command, "machine": machine(), "versions": versions(),
-                            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
+        results[section], parameters = run_section(section, args, data, work)
+        results["meta"]["sections"][section] = {"command": command, "date": now(),
+                                                "wall_seconds": round(time.perf_counter() - start, 1),
+                                                "data": str(data), **parameters}
+    results["meta"].update({"command": command, "machine": machine(), "versions": versions(REPO), "date": now()})
     results_path.write_text(json.dumps(json_safe(results), indent=2))
     write_report(results, out)
     log(f"wrote {results_path}, {out / 'RESULTS.md'} and the plots")

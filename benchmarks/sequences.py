@@ -2,19 +2,17 @@
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
-import pycocotools.mask as mask_util
 
 from celltrack.config import get_celltrack_cfg
-from celltrack.data.ctc import RAW_PATTERN, cut_ground_truth, load_ctc_sequence, remove_identities
+from celltrack.data.ctc import RAW_PATTERN, cut_ground_truth, load_ctc_sequence, remove_identities, track_labels
 from celltrack.data.movie import numbered_files
 from celltrack.evaluation import evaluate_ctc
-from common import REPO, log
+from common import REPO, fresh, log
 
 
 @dataclass
@@ -25,7 +23,7 @@ class SequenceData:
     sequence: str
     root: Path
     frame_paths: List[Path]
-    gt_dir: Path  # the GT folder, or a truncated view of it in the work folder
+    gt_dir: Path  # the GT folder, or a truncated copy of it in the work folder
     records: Optional[List[dict]] = field(default=None, repr=False)
     training_data: bool = False  # the evaluated model was trained (or laptrack tuned) on this sequence
 
@@ -38,20 +36,31 @@ class SequenceData:
         return len(self.frame_paths)
 
     def gt_labels(self, frame: int, seed: int = 0) -> np.ndarray:
-        """GT masks of a frame, identities removed (the same random relabelling on every call).
-
-        Every cell of the frame is there: its SEG mask where the SEG frame annotates it, else its TRA
-        marker (as the data loader reads them; on GOWT1 01, markers in most frames)."""
+        """GT masks of a frame, identities removed (the same random relabelling on every call): every cell, its
+        SEG mask where the SEG frame annotates it, else its TRA marker (on GOWT1 01, markers in most frames)."""
         if self.records is None:
             self.records = load_ctc_sequence(self.root, self.sequence)[: self.num_frames]
-        record = self.records[frame]
-        labels = np.zeros((record["height"], record["width"]), dtype=np.int32)
-        for annotation in record["annotations"]:
-            labels[mask_util.decode(annotation["segmentation"]).astype(bool)] = annotation["track_id"]
-        return remove_identities(labels, np.random.default_rng([seed, frame]))
+        return remove_identities(track_labels(self.records[frame]), np.random.default_rng([seed, frame]))
 
     def gt_label_frames(self) -> Iterator[np.ndarray]:
         return (self.gt_labels(frame) for frame in range(self.num_frames))
+
+
+def find_sequences(data: Path, names: Sequence[str], max_frames: Optional[int], work: Path) -> List[SequenceData]:
+    """Each "<dataset>/<NN>" found under ``data`` (with its GT), cut to ``max_frames`` frames when given."""
+    found = []
+    for name in names:
+        dataset, _, sequence = name.rpartition("/")
+        root, gt_dir = data / dataset, data / dataset / f"{sequence}_GT"
+        if not (root / sequence).is_dir() or not (gt_dir / "TRA").is_dir():
+            log(f"accuracy: {root / sequence} (with {sequence}_GT/TRA) not found; skipping {name}")
+            continue
+        frames = numbered_files(root / sequence, RAW_PATTERN)
+        if max_frames and max_frames < len(frames):
+            gt_dir = cut_ground_truth(root, sequence, 0, max_frames, fresh(work / "gt" / dataset / f"{sequence}_GT"))
+        found.append(SequenceData(dataset, sequence, root, [frames[t] for t in sorted(frames)][: max_frames or None],
+                                  gt_dir))
+    return found
 
 
 def training_sequences(dataset_names: Sequence[str]) -> Dict[str, str]:
@@ -68,31 +77,6 @@ def config_training_sequences(config_file: str) -> Dict[str, str]:
     return training_sequences(get_celltrack_cfg(str(REPO / config_file)).DATASETS.TRAIN)
 
 
-def truncated_gt(gt_dir: Path, num_frames: int, out_dir: Path) -> Path:
-    """A copy of ``gt_dir`` with its first ``num_frames`` frames only (and a cut lineage)."""
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    return cut_ground_truth(gt_dir.parent, gt_dir.name[: -len("_GT")], 0, num_frames, out_dir)
-
-
-def find_sequences(data: Path, names: Sequence[str], max_frames: Optional[int], work: Path) -> List[SequenceData]:
-    found = []
-    for name in names:
-        dataset, _, sequence = name.rpartition("/")
-        root = data / dataset
-        if not (root / sequence).is_dir() or not (root / f"{sequence}_GT" / "TRA").is_dir():
-            log(f"accuracy: {root / sequence} (with {sequence}_GT/TRA) not found; skipping {name}")
-            continue
-        frames = numbered_files(root / sequence, RAW_PATTERN)
-        paths = [frames[frame] for frame in sorted(frames)]
-        gt_dir = root / f"{sequence}_GT"
-        if max_frames and max_frames < len(paths):
-            paths = paths[:max_frames]
-            gt_dir = truncated_gt(gt_dir, max_frames, work / "gt" / dataset / f"{sequence}_GT")
-        found.append(SequenceData(dataset, sequence, root, paths, gt_dir))
-    return found
-
-
 def mark_training_data(sequences: Sequence[SequenceData], config_file: str, laptrack: dict) -> Dict[str, str]:
     """Set ``training_data`` on the sequences the model was trained on or laptrack was tuned on; return
     ``{"<dataset>/<NN>": why}`` for each such sequence."""
@@ -106,14 +90,17 @@ def mark_training_data(sequences: Sequence[SequenceData], config_file: str, lapt
     return {sequence: "; ".join(reasons) for sequence, reasons in why.items()}
 
 
+def _row(method: str, seq: SequenceData, uses_gt_masks: bool, **values) -> dict:
+    return {"method": method, "dataset": seq.dataset, "sequence": seq.sequence, "uses_gt_masks": uses_gt_masks,
+            "training_data": seq.training_data, **values}
+
+
 def score_row(method: str, seq: SequenceData, result_dir: Path, args, *, uses_gt_masks: bool, cells: str,
               seconds: float, note: str = "") -> dict:
+    """A result folder scored by py-ctcmetrics against the sequence's GT, as a row of results.json."""
     scores = evaluate_ctc(result_dir, seq.gt_dir, threads=args.threads, strict=False)
-    row = {"method": method, "dataset": seq.dataset, "sequence": seq.sequence, "uses_gt_masks": uses_gt_masks,
-           "training_data": seq.training_data, "cells": cells, "frames": seq.num_frames, **scores,
-           "link_seconds": round(seconds, 2)}
-    if note:
-        row["note"] = note
+    row = _row(method, seq, uses_gt_masks, cells=cells, frames=seq.num_frames, **scores, link_seconds=round(seconds, 2),
+               **({"note": note} if note else {}))
     summary = "  ".join(f"{key} {scores[key]:.3f}" for key in ("SEG", "DET", "TRA", "CT", "BC(2)", "BIO(2)")
                         if scores.get(key) is not None)
     log(f"  {method:32s} {'GT masks' if uses_gt_masks else cells:10s} {summary}")
@@ -122,5 +109,4 @@ def score_row(method: str, seq: SequenceData, result_dir: Path, args, *, uses_gt
 
 def skipped_row(method: str, seq: SequenceData, uses_gt_masks: bool, reason: str) -> dict:
     log(f"  {method:32s} skipped: {reason}")
-    return {"method": method, "dataset": seq.dataset, "sequence": seq.sequence, "uses_gt_masks": uses_gt_masks,
-            "training_data": seq.training_data, "skipped": reason}
+    return _row(method, seq, uses_gt_masks, skipped=reason)

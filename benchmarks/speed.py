@@ -3,8 +3,6 @@ and many movies tracked by 1 and 2 processes (issue 14)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import List, Tuple
@@ -12,37 +10,39 @@ from typing import List, Tuple
 import numpy as np
 import torch
 
-from cache import cache_key
+from accuracy import cache_key
 from celltrack.config import get_celltrack_cfg
-from celltrack.data import read_frame
+from celltrack.data import make_synthetic_sequence, read_frame
 from celltrack.data.ctc import RAW_PATTERN
 from celltrack.data.movie import numbered_files
 from celltrack.tracking.frame_loop import LinkingClock, track_frames
 from celltrack.tracking.predictor import CellTrackPredictor
-from common import REPO, fresh, log
+from common import REPO, fresh, log, track_video
 from variants import Model, build_models, missing_weights, model_cfg
+from detectron2.modeling import build_model  # noqa: I001  (after celltrack: its compat shims come first)
+
+
+def sim_or_synthetic(folder: Path, fallback: Path, height: int, width: int, **options) -> Tuple[Path, str]:
+    """A Fluo-N2DH-SIM+ sequence ``folder``, else a synthetic one of that size (made once at ``fallback``), and
+    where the frames come from."""
+    if folder.is_dir():
+        return folder, str(folder)
+    if not fallback.is_dir():
+        make_synthetic_sequence(fallback.parent, fallback.name, height=height, width=width, seed=0,
+                                cell_radius=(20.0, 30.0), **options)
+    return fallback, f"synthetic {height}x{width} (SIM+ data not found)"
 
 
 def speed_frames(data: Path, work: Path, count: int) -> Tuple[List[np.ndarray], str]:
     """Frames at Fluo-N2DH-SIM+ size: its first ``count`` frames of sequence 02, else synthetic ones."""
-    folder = data / "Fluo-N2DH-SIM+" / "02"
-    if folder.is_dir():
-        frames = numbered_files(folder, RAW_PATTERN)
-        return [read_frame(frames[t], t) for t in sorted(frames)[:count]], str(folder)
-    from celltrack.data import make_synthetic_sequence
-
-    root = work / "speed-movie"
-    if not (root / "01").is_dir():
-        make_synthetic_sequence(root, "01", num_frames=count, num_cells=40, height=773, width=739, seed=0,
-                                cell_radius=(20.0, 30.0))
-    frames = numbered_files(root / "01", RAW_PATTERN)
-    return [read_frame(frames[t], t) for t in sorted(frames)[:count]], "synthetic 773x739 (SIM+ data not found)"
+    folder, source = sim_or_synthetic(data / "Fluo-N2DH-SIM+" / "02", work / "speed-movie" / "01", 773, 739,
+                                      num_frames=count, num_cells=40)
+    frames = numbered_files(folder, RAW_PATTERN)
+    return [read_frame(frames[t], t) for t in sorted(frames)[:count]], source
 
 
 def plain_mask_rcnn(cfg, celltrack_model: torch.nn.Module) -> torch.nn.Module:
     """The same Mask R-CNN with the same weights, without the track head (and without a tracker)."""
-    from detectron2.modeling import build_model
-
     plain_cfg = cfg.clone()
     plain_cfg.defrost()
     plain_cfg.MODEL.META_ARCHITECTURE = "GeneralizedRCNN"
@@ -59,12 +59,11 @@ def measure_inference(args, data: Path, work: Path) -> dict:
     """Frames/s of CellTrack (detection + embeddings + tracker) vs the same Mask R-CNN, interleaved per frame."""
     model = build_models(args)["main"]
     trained = missing_weights(model) is None
-    cfg = model_cfg(args, model if trained else Model("main", args.config_file))
+    cfg = model_cfg(args, model if trained else Model("main", args.config_file))  # untrained: MODEL.WEIGHTS ""
     if not trained:
-        cfg.MODEL.WEIGHTS = ""
         log(f"speed: {missing_weights(model)}; timing an untrained model (speed only)")
     torch.manual_seed(0)
-    predictor = CellTrackPredictor(cfg) if trained else CellTrackPredictor(cfg, model=_untrained(cfg))
+    predictor = CellTrackPredictor(cfg, model=None if trained else build_model(cfg))
     plain = plain_mask_rcnn(cfg, predictor.model)
     frames, source = speed_frames(data, work, args.speed_frames + 1)
     plain_times, segment_times, clock, last = [], [], LinkingClock(), {}
@@ -99,30 +98,18 @@ def measure_inference(args, data: Path, work: Path) -> dict:
     }
 
 
-def _untrained(cfg) -> torch.nn.Module:
-    from detectron2.modeling import build_model
-
-    return build_model(cfg)
-
-
 def measure_training(args, data: Path, work: Path) -> dict:
     """Training images/s with and without the track head (same config, data, seed; both frames of a pair count)."""
     from detectron2.data import DatasetCatalog, build_detection_train_loader
     from detectron2.engine import SimpleTrainer
-    from detectron2.modeling import build_model
     from detectron2.solver import build_optimizer
     from detectron2.utils.events import EventStorage
 
-    from celltrack.data import PairedFrameMapper, make_synthetic_sequence, register_ctc_dataset
+    from celltrack.data import PairedFrameMapper, register_ctc_dataset
 
-    root = data / "Fluo-N2DH-SIM+"
-    source = str(root / "01")
-    if not (root / "01").is_dir():
-        root = work / "train-movie" / "Synthetic"
-        if not (root / "01").is_dir():
-            make_synthetic_sequence(root, "01", num_frames=8, num_cells=30, height=512, width=512, seed=0,
-                                    cell_radius=(20.0, 30.0))
-        source = "synthetic 512x512 (SIM+ data not found)"
+    folder, source = sim_or_synthetic(data / "Fluo-N2DH-SIM+" / "01", work / "train-movie" / "Synthetic" / "01", 512,
+                                      512, num_frames=8, num_cells=30)
+    root = folder.parent
     name = f"benchmark-train-{cache_key(root)}"
     if name not in DatasetCatalog.list():
         register_ctc_dataset(name, root, sequences=["01"])
@@ -181,8 +168,6 @@ def measure_sharding(args, work: Path) -> dict:
     processes on CPU); wall times, and whether every output file is byte-identical (summary.json files
     compared without their timing fields and process count). The cells are the movies' GT masks
     (``--masks``), linked by the shipped model, so that the run stays short on 2 CPU cores."""
-    from celltrack.data import make_synthetic_sequence
-
     movies, masks = work / "sharding-movies", work / "sharding-masks"
     names = [f"{index:02d}" for index in range(1, 5)]
     if not all((movies / name / "t011.tif").is_file() for name in names):
@@ -195,14 +180,11 @@ def measure_sharding(args, work: Path) -> dict:
     runs, outputs = {}, {}
     for processes in (1, 2):
         out = fresh(work / f"sharding-output-{processes}")
-        command = [sys.executable, str(REPO / "tools" / "track_video.py"), str(movies), "--masks", str(masks),
-                   "--output", str(out), "--config-file", str(REPO / args.config_file), "--weights",
-                   str(REPO / args.weights), "--device", args.device, "--num-gpus", str(processes)]
         log(f"speed: track_video on {len(names)} movies, {processes} process(es)")
-        start = time.perf_counter()
-        with open(work / f"sharding-{processes}.log", "w") as output:
-            status = subprocess.run(command, stdout=output, stderr=subprocess.STDOUT, cwd=REPO).returncode
-        runs[processes] = time.perf_counter() - start
+        _, runs[processes], status, command = track_video(
+            [str(movies), "--masks", str(masks), "--output", str(out), "--config-file", str(REPO / args.config_file),
+             "--weights", str(REPO / args.weights), "--device", args.device, "--num-gpus", str(processes)],
+            work / f"sharding-{processes}.log")
         if status != 0:
             return {"not_measured": f"tools/track_video.py failed (exit {status}) with {processes} process(es); "
                                     f"see {work / f'sharding-{processes}.log'}", "command": " ".join(command)}

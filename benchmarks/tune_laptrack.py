@@ -22,7 +22,6 @@ detections that miss cells). The chosen options, every grid point's scores and t
 from __future__ import annotations
 
 import argparse
-import datetime
 import itertools
 import json
 import os
@@ -30,15 +29,13 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from baselines import LAPTRACK_DEFAULTS, LAPTRACK_TUNED, link_laptrack  # noqa: E402
-from common import DEFAULT_CONFIG, fresh, json_safe, log, versions  # noqa: E402
-from sequences import config_training_sequences, find_sequences  # noqa: E402
-
+from celltrack.collect_env import versions  # noqa: E402
 from celltrack.evaluation import evaluate_ctc  # noqa: E402
+from common import DEFAULT_CONFIG, HERE, REPO, data_folder, fresh, json_safe, log, now  # noqa: E402
+from sequences import config_training_sequences, find_sequences  # noqa: E402
 
 TUNING_SEQUENCE = "Fluo-N2DH-SIM+/01"
 # split_distance goes past the nuclei's radius: on SIM+ 01 GT masks the best is 60 px (50 and 70 lose).
@@ -83,8 +80,7 @@ def main(argv=None) -> int:
         raise SystemExit(f"tune_laptrack: {args.sequence} is not a training sequence of {args.config_file} "
                          f"(DATASETS.TRAIN gives {sorted(training)}); tuning on a test sequence would leak it "
                          f"into the benchmark. Pick one of those.")
-    data = Path(args.data or os.environ.get("CELLTRACK_DATA") or REPO.parent / "shared" / "data")
-    work = Path(args.work_dir).resolve()
+    data, work = data_folder(args.data), Path(args.work_dir).resolve()
     found = find_sequences(data, [args.sequence], None, work)
     if not found:
         raise SystemExit(f"tune_laptrack: {data / args.sequence} (with its _GT/TRA) not found; set CELLTRACK_DATA")
@@ -94,11 +90,10 @@ def main(argv=None) -> int:
     log(f"tune_laptrack: {seq.name}, {seq.num_frames} frames of GT masks")
     frames = list(seq.gt_label_frames())
     grid = []
-    for max_distance, split_distance, gap_frames in itertools.product(*GRID.values()):
-        options = {"max_distance": max_distance, "split_distance": split_distance, "gap_frames": gap_frames}
-        result_dir = fresh(work / "result")
-        link_laptrack(frames, result_dir, **options)
-        scores = evaluate_ctc(result_dir, seq.gt_dir, metrics=METRICS, threads=1, strict=False)
+    for values in itertools.product(*GRID.values()):
+        options = dict(zip(GRID, values))
+        link_laptrack(frames, fresh(work / "result"), **options)
+        scores = evaluate_ctc(work / "result", seq.gt_dir, metrics=METRICS, threads=1, strict=False)
         grid.append({**options, "scores": {key: scores.get(key) for key in REPORTED}})
         log("  " + "  ".join(f"{key} {value:g}" for key, value in options.items()) + "   "
             + "  ".join(f"{key} {scores[key]:.3f}" for key in SELECTION if scores.get(key) is not None))
@@ -115,9 +110,9 @@ def main(argv=None) -> int:
         "grid_options": {key: list(values) for key, values in GRID.items()},
         "defaults": LAPTRACK_DEFAULTS, "defaults_scores": defaults["scores"],
         "grid": grid, "command": command, "config_file": args.config_file,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "wall_seconds": round(wall, 1),
-        "versions": {key: value for key, value in versions().items() if key in ("laptrack", "py-ctcmetrics", "git")},
+        "date": now(), "wall_seconds": round(wall, 1),
+        "versions": {key: value for key, value in versions(REPO).items()
+                     if key in ("laptrack", "py-ctcmetrics", "git")},
     }
     Path(args.out).write_text(json.dumps(json_safe(tuned), indent=2) + "\n")
     log(f"tune_laptrack: chose {chosen} (CT {best['scores']['CT']:.3f}, BC(2) {best['scores']['BC(2)']:.3f}, "

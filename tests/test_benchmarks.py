@@ -1,24 +1,20 @@
 """The benchmark's baselines and report, on a tiny synthetic sequence (the real data is never needed)."""
 import json
 import sys
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
-import tifffile
 
 from celltrack.data import make_synthetic_sequence
 from celltrack.evaluation import evaluate_ctc
 from celltrack.tracking.link_model import DIVISION_FEATURES, LINK_FEATURES
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-from baselines import (  # noqa: E402
-    LAPTRACK_DEFAULTS, baseline_linkers, classical_segmentation, laptrack_options, link_iou, link_laptrack,
-    remove_identities)
+from baselines import LAPTRACK_DEFAULTS, baseline_linkers, laptrack_options, link_iou  # noqa: E402
 from report import markdown, targets  # noqa: E402
 from scale import measure_linker  # noqa: E402
-from sequences import find_sequences, mark_training_data, training_sequences, truncated_gt  # noqa: E402
+from sequences import find_sequences, mark_training_data, training_sequences  # noqa: E402
 from tune_laptrack import choose  # noqa: E402
 
 
@@ -30,42 +26,14 @@ def sequence(tmp_path_factory) -> Path:
     return root
 
 
-def gt_frames(root: Path):
-    rng = np.random.default_rng(0)
-    return [remove_identities(tifffile.imread(path), rng)
-            for path in sorted((root / "01_GT" / "SEG").glob("man_seg*.tif"))]
-
-
-@pytest.mark.parametrize("link", [link_iou, partial(link_iou, method="paper"), link_laptrack,
-                                  partial(link_laptrack, gap_frames=0)],
-                         ids=["iou", "iou-paper", "laptrack", "laptrack-no-gaps"])
-def test_linkers_on_gt_masks(sequence, tmp_path, link):
-    link(gt_frames(sequence), tmp_path / "01_RES")
-    scores = evaluate_ctc(tmp_path / "01_RES", sequence / "01_GT")
-    assert scores["SEG"] == pytest.approx(1.0) and scores["DET"] == pytest.approx(1.0)
-    assert scores["TRA"] > 0.9
-
-
-def test_remove_identities_keeps_the_cells():
-    labels = np.array([[0, 5, 5], [9, 9, 0]])
-    relabelled = remove_identities(labels, np.random.default_rng(0))
-    assert sorted(np.unique(relabelled)) == [0, 1, 2] and ((relabelled > 0) == (labels > 0)).all()
-
-
-def test_classical_segmentation_finds_bright_cells(sequence):
-    image = tifffile.imread(sequence / "01" / "t000.tif")
-    truth = tifffile.imread(sequence / "01_GT" / "SEG" / "man_seg000.tif")
-    labels = classical_segmentation(image, min_area=30, min_distance=5)
-    assert labels.max() >= 0.5 * len(np.unique(truth)[1:])
-    assert ((labels > 0) & (truth > 0)).sum() > 0.5 * (truth > 0).sum()
-
-
-def test_truncated_gt_is_a_valid_shorter_sequence(sequence, tmp_path):
-    gt = truncated_gt(sequence / "01_GT", 3, tmp_path / "01_GT")
+def test_max_frames_cuts_a_valid_shorter_sequence(sequence, tmp_path):
+    seq = find_sequences(sequence.parent, ["Synthetic/01"], 3, tmp_path / "work")[0]
+    gt = seq.gt_dir
+    assert seq.num_frames == 3 and gt == tmp_path / "work" / "gt" / "Synthetic" / "01_GT"
     assert len(list((gt / "TRA").glob("man_track*.tif"))) == 3
     lineage = np.loadtxt(gt / "TRA" / "man_track.txt", dtype=int, ndmin=2)
     assert lineage[:, 2].max() == 2 and lineage[:, 1].max() <= 2
-    link_iou(gt_frames(sequence)[:3], tmp_path / "01_RES")
+    link_iou(seq.gt_label_frames(), tmp_path / "01_RES")
     assert evaluate_ctc(tmp_path / "01_RES", gt)["DET"] == pytest.approx(1.0)
 
 

@@ -6,7 +6,8 @@
 * ``ctc_writer``: writing a tracking result (``CTCTrackWriter``).
 """
 from .ctc_dataset import (  # noqa: F401
-    DEFAULT_MASK_SOURCE, MASK_SOURCES, list_sequences, load_ctc_sequence, register_ctc_dataset, segments_as_tracks)
+    DEFAULT_MASK_SOURCE, MASK_SOURCES, list_sequences, load_ctc_sequence, register_ctc_dataset, segments_as_tracks,
+    track_labels)
 from .ctc_format import (  # noqa: F401
     MASK_PATTERN, MAX_LABEL, RAW_PATTERN, SEG_PATTERN, TRA_PATTERN, cut_ground_truth, read_lineage, remove_identities,
     write_label_image, write_lineage)

@@ -269,6 +269,14 @@ def _annotations(masks: np.ndarray, parent_of: Mapping[int, int], mask_valid: bo
     return annotations
 
 
+def track_labels(record: dict) -> np.ndarray:
+    """``(H, W)`` int64 label image of every cell of a record (its outline, else its TRA marker), by track id."""
+    labels = np.zeros((record["height"], record["width"]), dtype=np.int64)
+    for annotation in record["annotations"]:
+        labels[mask_util.decode(annotation["segmentation"]).astype(bool)] = annotation["track_id"]
+    return labels
+
+
 def register_ctc_dataset(name: str, root, sequences: Optional[Sequence[str]] = None,
                          mask_source: Sequence[str] = DEFAULT_MASK_SOURCE,
                          frames: Optional[tuple[int, Optional[int]]] = None) -> None:

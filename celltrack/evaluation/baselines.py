@@ -3,6 +3,8 @@
 Both work on plain label images (``(H, W)`` integers, 0 = background, one value per cell); the linker
 writes its tracks as a CTC result folder, so that it is scored as CellTrack's results are.
 
+* :func:`link_iou` - CellTrack's own tracker with no track head: links by mask overlap alone, so that it
+  differs from CellTrack only by the learned scores.
 * :func:`link_laptrack` - laptrack's LAP tracker on cell centroids, with gap closing and splitting (the
   benchmark tunes its options on training data: ``benchmarks/tune_laptrack.py``).
 * :func:`classical_segmentation` - percentile normalisation, Otsu's threshold on log intensity and a
@@ -10,7 +12,8 @@ writes its tracks as a CTC result folder, so that it is scored as CellTrack's re
 """
 from __future__ import annotations
 
-from typing import Iterable
+import itertools
+from typing import Iterable, Optional
 
 import numpy as np
 import pandas as pd
@@ -18,8 +21,11 @@ from scipy import ndimage
 
 from celltrack.data.ctc_writer import CTCTrackWriter
 from celltrack.data.normalize import percentile_normalize
+from celltrack.tracking.tracker import Detections, Tracker
 
-__all__ = ["LAPTRACK_DEFAULTS", "CLASSICAL_DEFAULTS", "classical_segmentation", "link_laptrack"]
+from .evaluator import write_tracked_sequence
+
+__all__ = ["LAPTRACK_DEFAULTS", "CLASSICAL_DEFAULTS", "classical_segmentation", "link_iou", "link_laptrack"]
 
 # laptrack's options here, in pixels (squared distances are laptrack's cost). Nuclei in Fluo-N2DH-SIM+
 # and GOWT1 are ~55-60 px across and move a few px per frame; daughters appear ~15-30 px from the
@@ -28,6 +34,27 @@ LAPTRACK_DEFAULTS = {"max_distance": 30.0, "gap_frames": 2, "split_distance": 30
 # Classical pipeline options (pixels): Gaussian smoothing, smallest cell kept, least distance between
 # two cells' centres (watershed seeds).
 CLASSICAL_DEFAULTS = {"sigma": 2.0, "min_area": 200, "min_distance": 15}
+
+
+def link_iou(frames: Iterable[np.ndarray], out_dir, alpha: float = 0.1, num_frames: Optional[int] = None,
+             method: str = "global") -> np.ndarray:
+    """Link label images by mask overlap: CellTrack's tracker with no track head (``similarity=None``); write
+    ``out_dir``; return the lineage written, (T, 4) rows ``[label, begin, end, parent]``.
+
+    Args:
+        frames: label images of frames 0, 1, 2, ...
+        out_dir: CTC result folder.
+        alpha: least mask IoU of a link, and of a second daughter (``division_min_score``: without learned
+            scores a link's weight is its IoU alone, and the tracker's 0.5 would find almost no division).
+        num_frames: frames in the movie, if known (for the writer).
+        method: the tracker's assignment; pass the config's ``CELLTRACK.TRACKER.METHOD`` (a rule that needs
+            no learned weights) to follow CellTrack's default.
+    """
+    frames = iter(frames)
+    first = next(frames)
+    detections = (Detections.from_labels(labels) for labels in itertools.chain([first], frames))
+    tracker = Tracker(similarity=None, method=method, alpha=alpha, division_min_score=alpha)
+    return write_tracked_sequence(detections, tracker, out_dir, first.shape, num_frames)
 
 
 def _centroids(frames: Iterable[np.ndarray]) -> tuple[pd.DataFrame, list[np.ndarray]]:

@@ -8,8 +8,10 @@ from typing import Dict, Optional, Sequence, Tuple
 from celltrack.config import get_celltrack_cfg
 from common import HEADS, REPO
 
-# The paper's ablation: linkers trained as the shipped one was (tools/train_linker.py from the detector of the
-# model card's step 1, then the link models refitted on detections) with one head off.
+# The paper's ablation: linkers trained as the shipped one was (tools/train_linker.py with the detector frozen,
+# then the link models refitted on ground-truth cells) with one head off; the detector (and the other head's
+# starting weights) are the shipped model's.
+ZOO = "celltrack/model_zoo/CellTrack-R18-FPN-cpu"
 ABLATION_LINKERS = {"no-spatial": ("MODEL.TRACK_HEAD.SPATIAL_ON", "False"), "no-visual": ("MODEL.TRACK_HEAD.VISUAL_ON", "False")}
 
 
@@ -63,8 +65,8 @@ def build_models(args) -> Dict[str, Model]:
                             "tools/train_linker.py (celltrack/model_zoo/CellTrack-R18-FPN-cpu/MODEL_CARD.md)")}
     for key, (option, value) in ABLATION_LINKERS.items():
         folder = Path(getattr(args, f"linker_{key.replace('-', '_')}") or f"output/linker-{key}")
-        train = (f"python tools/train_linker.py --config-file configs/CellTrack-R18-FPN-cpu.yaml --weights "
-                 f"output/cpu-v2/model_final.pth --output {folder}-head MODEL.TRACK_HEAD.POSITION_ENCODING polar "
+        train = (f"python tools/train_linker.py --config-file {ZOO}/config.yaml --weights "
+                 f"{ZOO}/model_final.pth --output {folder}-head MODEL.TRACK_HEAD.POSITION_ENCODING polar "
                  f"MODEL.TRACK_HEAD.NUM_NEIGHBORS 8 {option} {value} CELLTRACK.TRACKER.MIN_SCORE 0.3 "
                  f"CELLTRACK.MASK_OVERLAP_THRESHOLD 0.3 && python tools/train_linker.py --config-file "
                  f"configs/CellTrack-R18-FPN-cpu.yaml --weights {folder}-head/model_final.pth --output {folder} "

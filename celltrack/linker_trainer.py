@@ -206,7 +206,7 @@ def train_track_head(cfg, head: torch.nn.Module, frames: List[FramePair], max_di
 
 @torch.no_grad()
 def fit_link_model(cfg, head: torch.nn.Module, frames: List[FramePair], statistics: Dict[str, float],
-                   l2: float = 1e-4) -> tuple:
+                   l2: float = 0.1) -> tuple:
     """Fit the link and division models on the candidates of every consecutive frame pair.
 
     Returns the :class:`LinkModel` and a dict of counts (pairs, divisions, division candidate recall).

@@ -16,6 +16,16 @@ def ctc_root(tmp_path) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def bright_sequence(tmp_path_factory) -> Path:
+    """``<tmp>/Synthetic/01`` (96x96, 6 frames, bright cells that divide quickly): the baselines' test movie,
+    shared by the package's and the benchmark's tests. Read only."""
+    root = tmp_path_factory.mktemp("bright") / "Synthetic"
+    make_synthetic_sequence(root, "01", num_frames=6, num_cells=6, height=96, width=96, seed=2,
+                            cell_radius=(7.0, 10.0), cell_cycle=(3, 6), signal=(150.0, 250.0))
+    return root
+
+
 TINY_CONFIG = Path(__file__).parents[1] / "configs" / "CellTrack-R18-FPN-tiny.yaml"
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from celltrack.data import make_synthetic_sequence
 from celltrack.evaluation import evaluate_ctc
 from celltrack.tracking.link_model import DIVISION_FEATURES, LINK_FEATURES
 
@@ -19,11 +18,8 @@ from tune_laptrack import choose  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def sequence(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("bench") / "Synthetic"
-    make_synthetic_sequence(root, "01", num_frames=6, num_cells=6, height=96, width=96, seed=2,
-                            cell_radius=(7.0, 10.0), cell_cycle=(3, 6), signal=(150.0, 250.0))
-    return root
+def sequence(bright_sequence) -> Path:
+    return bright_sequence
 
 
 def test_max_frames_cuts_a_valid_shorter_sequence(sequence, tmp_path):

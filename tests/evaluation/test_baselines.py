@@ -6,18 +6,14 @@ import numpy as np
 import pytest
 import tifffile
 
-from celltrack.data import make_synthetic_sequence
 from celltrack.data.ctc import load_ctc_sequence, remove_identities, track_labels
 from celltrack.evaluation import evaluate_ctc
 from celltrack.evaluation.baselines import classical_segmentation, link_iou, link_laptrack
 
 
 @pytest.fixture(scope="module")
-def sequence(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("baselines") / "Synthetic"
-    make_synthetic_sequence(root, "01", num_frames=6, num_cells=6, height=96, width=96, seed=2,
-                            cell_radius=(7.0, 10.0), cell_cycle=(3, 6), signal=(150.0, 250.0))
-    return root
+def sequence(bright_sequence) -> Path:
+    return bright_sequence
 
 
 def gt_frames(root: Path):

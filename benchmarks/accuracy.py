@@ -140,7 +140,7 @@ def run_accuracy(args, data: Path, work: Path) -> Tuple[List[dict], dict]:
         log(f"accuracy: {provenance['note']}")
     training = mark_training_data(sequences, args.config_file, provenance)
     tracker = get_celltrack_cfg(str(REPO / args.config_file)).CELLTRACK.TRACKER
-    linkers = baseline_linkers(tracker.METHOD, tracker.ALPHA, laptrack, describe_laptrack(laptrack, provenance))
+    linkers = baseline_linkers(tracker.METHOD, tracker.ALPHA, tracker.DIVISION_PERSISTENCE, laptrack, describe_laptrack(laptrack, provenance))
     models = build_models(args)
     predictors = {key: CellTrackPredictor(model_cfg(args, model)) for key, model in models.items()
                   if missing_weights(model) is None}
@@ -155,7 +155,7 @@ def run_accuracy(args, data: Path, work: Path) -> Tuple[List[dict], dict]:
         rows.append(classical_row(seq, laptrack, args, work))
     parameters = {"laptrack": laptrack, "laptrack_source": provenance, "classical": CLASSICAL_DEFAULTS,
                   "iou": {"method": iou_method(tracker.METHOD), "alpha": tracker.ALPHA,
-                          "division_min_score": tracker.ALPHA},
+                          "division_min_score": tracker.ALPHA, "division_persistence": tracker.DIVISION_PERSISTENCE},
                   "training_data": training,
                   "weights": {key: model.weights for key, model in models.items()}, "config_file": args.config_file,
                   "seconds_per_frame": timings, "max_frames": args.max_frames}

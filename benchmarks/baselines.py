@@ -68,21 +68,24 @@ def iou_method(method: str) -> str:
     return WITHOUT_LEARNED_WEIGHTS.get(method, method)
 
 
-def baseline_linkers(method: str, alpha: float, laptrack: dict, laptrack_note: str) -> List[Linker]:
-    """``iou`` with CellTrack's assignment ``method`` (:func:`iou_method`) and overlap threshold ``alpha``
-    (the config's CELLTRACK.TRACKER.METHOD and ALPHA) and the learned scores off, the same with the paper's
-    per-cell rule when that is not the default, and ``laptrack`` with the options ``laptrack``."""
+def baseline_linkers(method: str, alpha: float, persistence: int, laptrack: dict, laptrack_note: str) -> List[Linker]:
+    """``iou`` with CellTrack's assignment ``method`` (:func:`iou_method`), overlap threshold ``alpha`` and
+    division persistence (the config's CELLTRACK.TRACKER.METHOD, ALPHA, DIVISION_PERSISTENCE) and the learned
+    scores off, the paper's per-cell rule (no persistence) when that is not the default, and ``laptrack``
+    with the options ``laptrack``."""
 
-    def iou(rule: str) -> Callable:
-        return lambda frames, out_dir: link_iou(frames, out_dir, alpha=alpha, method=rule)
+    def iou(rule: str, persistence: int) -> Callable:
+        return lambda frames, out_dir: link_iou(frames, out_dir, alpha=alpha, method=rule,
+                                                division_persistence=persistence)
 
     rule = iou_method(method)
     assignment = (f"its default '{rule}' assignment" if rule == method
                   else f"the '{rule}' assignment (its default '{method}' rule without learned weights)")
-    linkers = [Linker("iou", iou(rule), f"CellTrack's tracker with the learned scores off: {assignment} of mask IoU "
-                                        f"(IoU >= {alpha:g}; a second daughter needs IoU >= {alpha:g})")]
+    linkers = [Linker("iou", iou(rule, persistence),
+                      f"CellTrack's tracker with the learned scores off: {assignment} of mask IoU (IoU >= {alpha:g}; "
+                      f"a second daughter needs IoU >= {alpha:g}; both daughters must last {persistence} frames)")]
     if rule != "paper":
-        linkers.append(Linker("iou-paper-rule", iou("paper"),
+        linkers.append(Linker("iou-paper-rule", iou("paper", 0),
                               f"as `iou` with the paper's per-cell rule (each cell continues its best overlap, "
                               f"IoU >= {alpha:g}; two cells taking one = a division)"))
     linkers.append(Linker("laptrack", lambda frames, out_dir: link_laptrack(frames, out_dir, **laptrack),

@@ -82,11 +82,11 @@ def test_tuning_selects_ct_then_bc_then_bio_then_defaults():
 
 
 def test_iou_rows_follow_the_tracker_default():
-    methods = [linker.method for linker in baseline_linkers("global", 0.1, LAPTRACK_DEFAULTS, "note")]
+    methods = [linker.method for linker in baseline_linkers("global", 0.1, 3, LAPTRACK_DEFAULTS, "note")]
     assert methods == ["iou", "iou-paper-rule", "laptrack"]
-    paper = baseline_linkers("paper", 0.1, LAPTRACK_DEFAULTS, "note")
+    paper = baseline_linkers("paper", 0.1, 3, LAPTRACK_DEFAULTS, "note")
     assert [linker.method for linker in paper] == ["iou", "laptrack"]
-    learned = baseline_linkers("learned", 0.1, LAPTRACK_DEFAULTS, "note")  # needs weights: iou takes its assignment
+    learned = baseline_linkers("learned", 0.1, 3, LAPTRACK_DEFAULTS, "note")  # needs weights: iou takes its assignment
     assert [linker.method for linker in learned] == methods and "'global' assignment" in learned[0].note
 
 

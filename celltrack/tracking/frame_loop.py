@@ -11,6 +11,7 @@ A sink is any object with ``write(tracked: TrackedFrame)``, ``close(lineage)`` a
 ``state_dict()`` / ``load_state_dict(state)`` (plain values and numpy arrays, see ``tracking.state``).
 """
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Generator, Iterable, Optional, Protocol, Sequence, Tuple
 
@@ -31,7 +32,7 @@ class TrackedFrame:
     Attributes:
         frame: index in the movie, from 0.
         image: the raw frame (None when tracking cells computed earlier, without their images).
-        cells: the predictor's ``Instances`` (None for cells computed earlier).
+        cells: the predictor's ``Instances`` (None for cells computed earlier, or linked before a resume).
         detections: the cells as linked: ``labels`` (cell i has label i + 1), ``centers`` (mask centroids).
         track_ids, parent_ids: (N,) int64, from the tracker (parent 0 = none).
         labels: (H, W) label image of the cells (zeros for a frame without cells and without labels).
@@ -103,7 +104,9 @@ def frame_steps(
     timings: Optional[Dict[str, float]] = None,
 ) -> Generator[int, None, np.ndarray]:
     """The frame loop: segment, link and write every frame, yielding each frame's index once every sink has
-    it; then close the sinks and return the lineage. A caller that shows progress or may stop the run (the
+    it; then close the sinks and return the lineage. A frame is written once its track ids are final,
+    ``tracker.lag`` frames after it is linked (a division on probation, ``Tracker``'s
+    ``division_persistence``, may still be undone). A caller that shows progress or may stop the run (the
     napari widget) steps through it; closing it stops after the last frame yielded.
 
     Args:
@@ -111,32 +114,52 @@ def frame_steps(
         segment: ``segment(image, given) -> (cells, Detections)``, e.g. ``CellTrackPredictor.segment``.
         tracker: holds the movie so far (fresh, or loaded from a saved state for ``start_frame``).
         sinks: written in order for every frame, closed in order with the tracker's lineage.
-        start_frame: frames before it were tracked before (a resumed run): read, not segmented.
+        start_frame: frames before it were written before (a resumed run): read, not segmented. Frames
+            from it to ``tracker.last_frame`` were linked but not yet written: the tracker's cells are written.
         image_size: (H, W) for frames whose Detections carry no label image (default: the image's).
-        after_frame: called with the index of each frame once every sink has it (save state here).
+        after_frame: called with the index of each frame once every sink has it, and after linking a frame
+            that leaves nothing to write yet with the index of the last frame written (save state here).
         timings: its "linking" entry is increased by the seconds spent in the tracker.
 
     Returns:
         The tracker's lineage, (T, 4) rows ``[track_id, first_frame, last_frame, parent_id]``.
     """
+    waiting: deque = deque()  # (frame, image, cells, detections) linked, whose track ids may still change
     for frame, (image, given) in enumerate(frames):
         if frame < start_frame:
             continue
+        if tracker.last_frame is not None and frame <= tracker.last_frame:
+            # Linked before the run was interrupted, not yet written: the tracker holds its cells.
+            waiting.append((frame, image, None, tracker.frame_detections(frame)))
+            continue
         cells, detections = segment(image, given)
         start = time.perf_counter()
-        track_ids, parent_ids = tracker.update(frame, detections)
+        tracker.update(frame, detections)
         if timings is not None:
             timings["linking"] = timings.get("linking", 0.0) + time.perf_counter() - start
-        labels = detections.labels
-        if labels is None:
-            labels = np.zeros(image_size or np.shape(image)[:2], dtype=np.int32)
-        tracked = TrackedFrame(frame, image, cells, detections, track_ids, parent_ids, labels)
-        for sink in sinks:
-            sink.write(tracked)
-        if after_frame is not None:
-            after_frame(frame)
-        yield frame
+        waiting.append((frame, image, cells, detections))
+        if waiting[0][0] > frame - tracker.lag and after_frame is not None:
+            after_frame(waiting[0][0] - 1)  # linked, nothing to write yet: save what was linked
+        while waiting and waiting[0][0] <= frame - tracker.lag:
+            yield _write(*waiting.popleft(), tracker, sinks, image_size, after_frame)
+    while waiting:
+        yield _write(*waiting.popleft(), tracker, sinks, image_size, after_frame)
     lineage = tracker.lineage()
     for sink in sinks:
         sink.close(lineage)
     return lineage
+
+
+def _write(frame: int, image, cells, detections: Detections, tracker: Tracker, sinks: Sequence[Sink],
+           image_size, after_frame) -> int:
+    """Hand one frame, with its final track ids, to every sink; then ``after_frame``."""
+    track_ids, parent_ids = tracker.frame_ids(frame)
+    labels = detections.labels
+    if labels is None:
+        labels = np.zeros(image_size or np.shape(image)[:2], dtype=np.int32)
+    tracked = TrackedFrame(frame, image, cells, detections, track_ids, parent_ids, labels)
+    for sink in sinks:
+        sink.write(tracked)
+    if after_frame is not None:
+        after_frame(frame)
+    return frame

@@ -5,11 +5,11 @@ parent_id 0 means no parent, a track is present in every frame from first_frame 
 parent ends before its children begin. A parent with two children is a division; a parent with one
 child is a track continued after a gap (the CTC format allows no gap inside one track).
 """
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
 
-__all__ = ["LineageTable", "check_lineage", "divisions", "count_divisions"]
+__all__ = ["LineageTable", "PendingDivisions", "check_lineage", "divisions", "count_divisions"]
 
 COLUMNS = ("track_id", "first_frame", "last_frame", "parent_id")
 
@@ -18,11 +18,12 @@ class LineageTable:
     """A growing lineage: new tracks get the ids 1, 2, 3, ... in order of creation.
 
     Rows are kept in numpy arrays indexed by ``track_id - 1`` so that extending every live track by one
-    frame is one vectorised assignment, whatever the number of cells.
+    frame is one vectorised assignment, whatever the number of cells. A track merged into another
+    (:meth:`merge`) keeps its row, marked by first_frame -1, so ids stay indices; ``rows()`` leaves it out.
     """
 
     def __init__(self, rows: np.ndarray = None):
-        """Args: rows: optional (T, 4) rows with track ids 1..T in order, e.g. from ``rows()``, to resume."""
+        """Args: rows: optional (T, 4) rows with track ids 1..T in order, e.g. from ``table()``, to resume."""
         rows = np.zeros((0, 4), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64).reshape(-1, 4)
         if not np.array_equal(rows[:, 0], np.arange(1, len(rows) + 1)):
             raise ValueError("LineageTable: rows must have track ids 1..T in order")
@@ -57,10 +58,78 @@ class LineageTable:
         """(n,) parent_id of each track (0 for none)."""
         return self._data[np.asarray(track_ids, dtype=np.int64) - 1, 2].copy()
 
-    def rows(self) -> np.ndarray:
-        """(T, 4) int64 rows (track_id, first_frame, last_frame, parent_id), sorted by track_id."""
+    def set_parent(self, track_id: int, parent_id: int) -> None:
+        self._data[int(track_id) - 1, 2] = parent_id
+
+    def children(self, track_id: int) -> np.ndarray:
+        """Ids of the tracks whose parent is ``track_id``."""
+        return np.flatnonzero(self._data[: self._size, 2] == track_id) + 1
+
+    def merge(self, track_id: int, into: int) -> None:
+        """Track ``track_id`` is the continuation of ``into`` (which ends the frame before it begins): ``into``
+        now lasts until ``track_id``'s last frame and adopts its children; ``track_id``'s row is removed."""
+        source, target = int(track_id) - 1, int(into) - 1
+        self._data[target, 1] = self._data[source, 1]
+        self._data[: self._size, 2][self._data[: self._size, 2] == track_id] = into
+        self._data[source] = (-1, -1, 0)
+
+    def table(self) -> np.ndarray:
+        """(T, 4) rows of every id 1..T, merged tracks included (first_frame -1): the state to resume from."""
         ids = np.arange(1, self._size + 1, dtype=np.int64)
         return np.concatenate([ids[:, None], self._data[: self._size]], axis=1)
+
+    def rows(self) -> np.ndarray:
+        """(T, 4) int64 rows (track_id, first_frame, last_frame, parent_id), sorted by track_id."""
+        table = self.table()
+        return table[table[:, 1] >= 0]
+
+
+class PendingDivisions:
+    """Divisions on probation: a division stands once both daughters have been seen in their first
+    ``persistence`` frames (``CELLTRACK.TRACKER.DIVISION_PERSISTENCE``; <= 1: at once).
+
+    When one daughter's track ends sooner while the other goes on, the short one was a fragment or a
+    duplicate next to the mother, not a daughter: the division is undone. The daughter that went on is
+    merged into the mother's track (which so is not cut) and the short track loses its parent. A short
+    daughter that itself divided, or two daughters ending together, leave the division standing.
+    ``rows``: (P, 4) int64 (mother, daughter, daughter, first frame of the daughters).
+    """
+
+    def __init__(self, persistence: int, rows: Optional[np.ndarray] = None):
+        self.persistence = int(persistence)
+        self.rows = np.zeros((0, 4), np.int64) if rows is None else np.asarray(rows, np.int64).reshape(-1, 4)
+
+    def update(self, lineage: LineageTable, frame: int, track_ids: np.ndarray, daughters: np.ndarray) -> Dict[int, int]:
+        """After ``frame`` is linked (``track_ids`` (N,) of its cells, ``daughters`` (N,) bool: born of a
+        division in it): undo, confirm or keep each pending division, then add this frame's.
+
+        Undoing edits ``lineage`` and renames the merged daughter in ``track_ids`` (in place); returns
+        {merged daughter: mother} for the caller's other copies of track ids.
+        """
+        if self.persistence <= 1:
+            return {}
+        renamed: Dict[int, int] = {}
+        pending = []
+        for mother, first, second, birth in self.rows.tolist():
+            mother = renamed.get(mother, mother)
+            present = np.isin([first, second], track_ids)
+            if present.all():
+                if frame - birth + 1 < self.persistence:
+                    pending.append((mother, first, second, birth))
+                continue
+            ended, kept = (first, second) if present[1] else (second, first)
+            if not present.any() or len(lineage.children(ended)):
+                continue
+            lineage.set_parent(ended, 0)
+            lineage.merge(kept, into=mother)
+            track_ids[track_ids == kept] = mother
+            renamed[kept] = mother
+        born, parents = track_ids[daughters], lineage.parent_of(track_ids[daughters])
+        mothers, counts = np.unique(parents, return_counts=True)
+        for mother in mothers[counts == 2]:
+            pending.append((int(mother), *born[parents == mother].tolist(), frame))
+        self.rows = np.asarray(pending, dtype=np.int64).reshape(-1, 4)
+        return renamed
 
 
 def check_lineage(rows: np.ndarray) -> None:

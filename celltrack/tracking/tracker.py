@@ -26,6 +26,12 @@ Decisions the paper leaves open, and what the tracker does:
   track (py-ctcmetrics' validation wants a track's label in every frame from first to last), so the
   resumed cell gets a new track id whose parent_id is the lost track: a gap is recorded as a parent
   link with one child, which is how it is told from a division.
+* A division must be a real event: with ``division_persistence = k > 1`` both daughters must be seen in
+  their first k frames. When one daughter's track ends sooner (a fragment or a duplicate detection next
+  to a cell, taken as its second daughter) while the other goes on, the division is undone: the other
+  daughter continues the mother's track (which is not cut) and the short one becomes a track without
+  parent. Track ids of the last ``lag = k - 1`` frames may therefore still change; ``frame_ids`` gives
+  them as they stand, and the frame loop writes a frame only once they are final.
 """
 from collections import deque
 from typing import Any, Deque, Dict, Mapping, NamedTuple, Optional, Tuple
@@ -35,7 +41,7 @@ import numpy as np
 from detectron2.config import configurable
 
 from .detections import Detections, _to_numpy
-from .lineage import LineageTable
+from .lineage import LineageTable, PendingDivisions
 from .link_model import LinkModel, learned_rule
 from .linking import Links, fuse_similarities, max_weight_matching
 from .rules import global_rule, overlap_allows, paper_rule
@@ -80,6 +86,7 @@ class Tracker:
         link_model: Optional[LinkModel] = None,
         link_threshold: float = 0.5,
         division_threshold: float = 0.5,
+        division_persistence: int = 0,
     ):
         """
         Args:
@@ -98,6 +105,8 @@ class Tracker:
             link_model: fitted link and division models, needed by the "learned" rule
                 (``link_model.learned_rule``).
             link_threshold, division_threshold: least probability of a link / a division ("learned").
+            division_persistence: frames from its birth that each daughter of a division must be seen in
+                for the division to stand (0 or 1: every division stands at once).
         """
         if method not in METHODS:
             raise ValueError(f"Tracker: method must be one of {METHODS}, got {method!r}")
@@ -105,8 +114,9 @@ class Tracker:
             raise ValueError("Tracker: the 'learned' rule needs fitted weights (CELLTRACK.TRACKER.LINK_WEIGHTS, "
                              "DIVISION_WEIGHTS, DISPLACEMENT_SCALE): use a config written by tools/train_linker.py, "
                              "or CELLTRACK.TRACKER.METHOD global")
-        if max_gap < 0 or num_candidates < 1:
-            raise ValueError(f"Tracker: need max_gap >= 0 and num_candidates >= 1, got {max_gap}, {num_candidates}")
+        if max_gap < 0 or num_candidates < 1 or division_persistence < 0:
+            raise ValueError(f"Tracker: need max_gap >= 0, num_candidates >= 1 and division_persistence >= 0, got "
+                             f"{max_gap}, {num_candidates}, {division_persistence}")
         self.similarity = similarity
         self.method = method
         self.alpha = float(alpha)
@@ -118,6 +128,8 @@ class Tracker:
         self.link_model = link_model
         self.link_threshold = float(link_threshold)
         self.division_threshold = float(division_threshold)
+        self.division_persistence = int(division_persistence)
+        self.lag = max(self.division_persistence - 1, 0)  # frames whose track ids may still change
         self._reset()
 
     @classmethod
@@ -136,11 +148,13 @@ class Tracker:
             "link_model": LinkModel.from_config(cfg),
             "link_threshold": tracker.LINK_THRESHOLD,
             "division_threshold": tracker.DIVISION_THRESHOLD,
+            "division_persistence": tracker.DIVISION_PERSISTENCE,
         }
 
     def _reset(self) -> None:
         self._lineage = LineageTable()
-        self._recent: Deque[_Frame] = deque(maxlen=self.max_gap + 1)
+        self._recent: Deque[_Frame] = deque(maxlen=max(self.max_gap, self.lag) + 1)
+        self._pending = PendingDivisions(self.division_persistence)
         # Tracks that ended without dividing and may still be resumed: id, last frame, cell index there.
         self._lost_track_ids = np.zeros(0, dtype=np.int64)
         self._lost_frames = np.zeros(0, dtype=np.int64)
@@ -185,6 +199,9 @@ class Tracker:
         starts = ~continues
         track_ids[starts] = self._lineage.new_tracks(frame, new_parents[starts])
         self._lineage.extend(track_ids[continues], frame)
+        for kept, mother in self._pending.update(self._lineage, frame, track_ids, daughters).items():
+            for ids in [self._lost_track_ids] + [recent.track_ids for recent in self._recent]:
+                ids[ids == kept] = mother  # an undone division: the daughter that went on is the mother
 
         if previous is not None and self.max_gap > 0:
             ended = np.ones(previous.detections.num_cells, dtype=bool)
@@ -201,15 +218,38 @@ class Tracker:
         """(T, 4) int64 CTC rows (track_id, first_frame, last_frame, parent_id), sorted by track_id."""
         return self._lineage.rows()
 
+    @property
+    def last_frame(self) -> Optional[int]:
+        """The last frame linked (None before the first)."""
+        return self._recent[-1].frame if self._recent else None
+
+    def _recent_frame(self, frame: int) -> _Frame:
+        for kept in self._recent:
+            if kept.frame == frame:
+                return kept
+        raise KeyError(f"Tracker: frame {frame} is not among the last {self._recent.maxlen} frames linked")
+
+    def frame_ids(self, frame: int) -> Tuple[np.ndarray, np.ndarray]:
+        """(track_ids, parent_ids) of the cells of a recent ``frame`` as they stand now (final once
+        ``frame <= last_frame - lag``)."""
+        track_ids = self._recent_frame(frame).track_ids.copy()
+        return track_ids, self._lineage.parent_of(track_ids)
+
+    def frame_detections(self, frame: int) -> Detections:
+        """The cells of a recent ``frame``, as linked (to finish writing a resumed run's last frames)."""
+        return self._recent_frame(frame).detections
+
     # ---------------------------------------------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:
         """Everything needed to continue tracking after a restart (not the similarity function), as plain
         values and numpy arrays (``celltrack.tracking.state`` saves it without pickle).
 
-        Holds the lineage and the last ``max_gap + 1`` frames' cells (centres, label image, embeddings).
+        Holds the lineage, the divisions on probation and the last ``max(max_gap, lag) + 1`` frames' cells
+        (centres, label image, embeddings).
         """
         return {
-            "lineage": self._lineage.rows(),
+            "lineage": self._lineage.table(),
+            "pending_divisions": self._pending.rows.copy(),
             "recent": [{"frame": f.frame, "centers": f.detections.centers, "labels": f.detections.labels,
                         "embeddings": {name: _to_numpy(value) for name, value in f.detections.embeddings.items()},
                         "track_ids": f.track_ids} for f in self._recent],
@@ -225,7 +265,8 @@ class Tracker:
         expect_keys(state, ("lineage", "recent", "lost"), "Tracker")
         self._reset()
         self._lineage = LineageTable(np.asarray(state["lineage"], dtype=np.int64).reshape(-1, 4))
-        for saved in state["recent"][-(self.max_gap + 1) :]:
+        self._pending = PendingDivisions(self.division_persistence, state.get("pending_divisions"))
+        for saved in state["recent"][-self._recent.maxlen :]:
             expect_keys(saved, ("frame", "centers", "labels", "embeddings", "track_ids"), "Tracker")
             detections = Detections(saved["centers"], saved["labels"], saved["embeddings"])
             track_ids = np.asarray(saved["track_ids"], dtype=np.int64)
@@ -249,16 +290,8 @@ class Tracker:
             return self._learned_links(detections, previous, pairs, similarities, iou)
         if self.method == "paper":
             return paper_rule(pairs, similarities, iou, detections.num_cells, previous.num_cells, self.alpha)
-        return global_rule(
-            pairs,
-            similarities,
-            iou,
-            detections.num_cells,
-            previous.num_cells,
-            alpha=self.alpha,
-            min_similarity=self.min_similarity,
-            division_min_score=self.division_min_score,
-        )
+        return global_rule(pairs, similarities, iou, detections.num_cells, previous.num_cells, alpha=self.alpha,
+                           min_similarity=self.min_similarity, division_min_score=self.division_min_score)
 
     def _learned_links(self, detections: Detections, previous: Detections, pairs: np.ndarray,
                        similarities: Dict[str, np.ndarray], iou: np.ndarray) -> Links:
@@ -273,13 +306,8 @@ class Tracker:
         return learned_rule(pairs, link_probability, detections.num_cells, previous.num_cells, divisions,
                             division_probability, self.link_threshold, self.division_threshold)
 
-    def _score(
-        self,
-        detections: Detections,
-        previous: Detections,
-        cells: Optional[np.ndarray] = None,
-        previous_cells: Optional[np.ndarray] = None,
-    ) -> Tuple[np.ndarray, Dict[str, np.ndarray], np.ndarray]:
+    def _score(self, detections: Detections, previous: Detections, cells: Optional[np.ndarray] = None,
+               previous_cells: Optional[np.ndarray] = None) -> Tuple[np.ndarray, Dict[str, np.ndarray], np.ndarray]:
         """Candidate pairs between (a subset of) two frames, their similarities per head and mask IoU."""
         return score_pairs(detections, previous, self.similarity, self.num_candidates, self.max_distance,
                            cells, previous_cells)

@@ -20,16 +20,18 @@ def measure_linker(args) -> dict:
     """Linker ms/frame vs cells for each rule (the default is "learned"), and the fitted exponent of the
     growth, on the synthetic movies of ``celltrack.tracking.benchmark``: "learned" with the shipped config's
     fitted ``LinkModel`` when there is one, else ``timing_link_model``'s hand-set one. Each row's
-    ``divisions`` shows how a rule links the movie."""
-    link_model = timing_link_model()
+    ``divisions`` shows how a rule links the movie. Every rule with the config's DIVISION_PERSISTENCE."""
+    link_model, persistence = timing_link_model(), get_celltrack_cfg().CELLTRACK.TRACKER.DIVISION_PERSISTENCE
     config_file = getattr(args, "config_file", None)
     if config_file and (REPO / config_file).is_file():  # the shipped model's fitted weights, when there are some
-        link_model = LinkModel.from_config(get_celltrack_cfg(str(REPO / config_file))) or link_model
+        cfg = get_celltrack_cfg(str(REPO / config_file))
+        link_model, persistence = LinkModel.from_config(cfg) or link_model, cfg.CELLTRACK.TRACKER.DIVISION_PERSISTENCE
     rows = []
     for method in RULES:
         for cells in args.linker_cells:
             result = benchmark_linker(cells, num_frames=args.linker_frames, method=method,
-                                      link_model=link_model if method == "learned" else None)
+                                      link_model=link_model if method == "learned" else None,
+                                      division_persistence=persistence)
             rows.append({"method": method, "num_cells": cells, "ms_per_frame": result["ms_per_frame"],
                          "max_ms": result["max_ms"], "divisions": int(result["divisions"])})
             log(f"scale: linker {method:7s} {cells:5d} cells: {result['ms_per_frame']:.2f} ms/frame")

@@ -1,10 +1,11 @@
 """``Detections``: the cells of one frame as the tracker links them (centres, label image, embeddings)."""
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping, Optional
 
 import numpy as np
 
-from .labels import centers_from_labels, labels_from_masks
+from .labels import cell_areas, centers_from_labels, labels_from_masks
 from .linking import HEADS
 
 
@@ -62,6 +63,13 @@ class Detections:
     @property
     def num_cells(self) -> int:
         return len(self.centers)
+
+    @cached_property
+    def areas(self) -> np.ndarray:
+        """(N,) pixel area of each cell in the label image (NaN without one); counted once per frame."""
+        if self.labels is None:
+            return np.full(self.num_cells, np.nan)
+        return cell_areas(self.labels, self.num_cells).astype(np.float64)
 
     @classmethod
     def from_labels(cls, labels: np.ndarray, embeddings: Optional[Mapping[str, Any]] = None) -> "Detections":

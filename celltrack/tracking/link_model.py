@@ -216,7 +216,7 @@ def open_divisions(divisions: np.ndarray, matched: np.ndarray, num_prev: int) ->
 
 def learned_rule(pairs: np.ndarray, link_probability: np.ndarray, num_t: int, num_prev: int,
                  divisions: np.ndarray, division_probability: np.ndarray, link_threshold: float = 0.5,
-                 division_threshold: float = 0.5) -> Links:
+                 division_threshold: float = 0.5, matched: Optional[np.ndarray] = None) -> Links:
     """Links from the learned probabilities (module docstring).
 
     Args:
@@ -224,13 +224,15 @@ def learned_rule(pairs: np.ndarray, link_probability: np.ndarray, num_t: int, nu
         num_t, num_prev: cells in t and t-1.
         divisions: (D, 3) candidate divisions (mother, daughter a, daughter b); division_probability: (D,).
         link_threshold, division_threshold: least probability of a link / a division.
+        matched: the pairs' :func:`one_to_one_links`, when the caller has them already (changed in place).
 
     Returns:
         ``Links``: each t cell's t-1 cell (-1 = new track) and whether it is a daughter.
     """
     if len(pairs) == 0:
         return _no_links(num_t)
-    matched = one_to_one_links(pairs, link_probability, num_t, num_prev, link_threshold)
+    if matched is None:
+        matched = one_to_one_links(pairs, link_probability, num_t, num_prev, link_threshold)
     is_daughter = np.zeros(num_t, dtype=bool)
     divided = np.zeros(num_prev, dtype=bool)
     # What the one-to-one links allow (checked once, vectorised); what earlier divisions take, in the loop.

@@ -87,13 +87,6 @@ def head_similarities(similarity: Optional[Similarity], detections: Detections, 
     return result
 
 
-def _areas(detections: Detections) -> np.ndarray:
-    """(N,) pixel area of each cell (NaN without a label image)."""
-    if detections.labels is None:
-        return np.full(detections.num_cells, np.nan)
-    return np.bincount(detections.labels.ravel(), minlength=detections.num_cells + 1)[1:].astype(np.float64)
-
-
 def _member(indices: np.ndarray, subset: np.ndarray, size: int) -> np.ndarray:
     """(len(indices),) bool: which indices (all < size) are in ``subset``."""
     mask = np.zeros(size, dtype=bool)

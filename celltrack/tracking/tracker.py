@@ -42,10 +42,10 @@ from detectron2.config import configurable
 
 from .detections import Detections, _to_numpy
 from .lineage import LineageTable, PendingDivisions
-from .link_model import LinkModel, learned_rule
+from .link_model import LinkModel, learned_rule, one_to_one_links, open_divisions
 from .linking import Links, fuse_similarities, max_weight_matching
 from .rules import global_rule, overlap_allows, paper_rule
-from .scoring import Similarity, _areas, score_pairs
+from .scoring import Similarity, score_pairs
 from .state import expect_keys
 
 __all__ = ["Detections", "Similarity", "Tracker", "METHODS"]
@@ -296,15 +296,18 @@ class Tracker:
     def _learned_links(self, detections: Detections, previous: Detections, pairs: np.ndarray,
                        similarities: Dict[str, np.ndarray], iou: np.ndarray) -> Links:
         model = self.link_model
-        areas_t, areas_prev = _areas(detections), _areas(previous)
+        areas_t, areas_prev = detections.areas, previous.areas
         features = model.link_features(pairs, similarities, iou, detections.centers, previous.centers,
                                        areas_t, areas_prev)
         link_probability = model.link_probability(features)
+        matched = one_to_one_links(pairs, link_probability, detections.num_cells, previous.num_cells,
+                                   self.link_threshold)
         divisions = model.division_candidates(pairs, link_probability)
+        divisions = divisions[open_divisions(divisions, matched, previous.num_cells)]  # the only ones decided on
         division_probability = model.division_probability(model.division_features(
             divisions, pairs, features, detections.centers, previous.centers, areas_t, areas_prev))
         return learned_rule(pairs, link_probability, detections.num_cells, previous.num_cells, divisions,
-                            division_probability, self.link_threshold, self.division_threshold)
+                            division_probability, self.link_threshold, self.division_threshold, matched=matched)
 
     def _score(self, detections: Detections, previous: Detections, cells: Optional[np.ndarray] = None,
                previous_cells: Optional[np.ndarray] = None) -> Tuple[np.ndarray, Dict[str, np.ndarray], np.ndarray]:

@@ -20,7 +20,8 @@ The test movie (Fluo-N2DH-SIM+ 02) is never used. The validation movies are the 
 Each is linked by every tracker rule of the config, by the learned rule with link and division models
 refitted on the ground truth of the config's DATASETS.TRAIN with each penalty of ``PENALTIES``, and by
 the tuned laptrack; scored with py-ctcmetrics. The default rule and ``fit_link_model``'s penalty are the
-best mean CT over the six movies. Writes benchmarks/linker_validation.json.
+best mean CT over the six movies; so is ``CELLTRACK.TRACKER.DIVISION_PERSISTENCE`` (the learned rule with the
+shipped link models and each value of ``PERSISTENCES``; the other rows use the config's value). Writes benchmarks/linker_validation.json.
 """
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ from detectron2.data import DatasetCatalog  # noqa: E402
 
 METRICS = ("TRA", "CT", "TF", "BC(2)", "CCA", "BIO(2)")
 PENALTIES = (1e-4, 1e-3, 1e-2, 1e-1)
+PERSISTENCES = (0, 2, 3, 4)  # CELLTRACK.TRACKER.DIVISION_PERSISTENCE
 DIMMER = dict(contrast=0.55, cell_contrast=(1.0, 1.0), cell_seed=0, gamma=1.0, offset=0.0, illumination=(0.0, 1.0, 0.0),
               blur_sigma=0.0, gaussian_noise=0.06, poisson_noise=0.0)
 
@@ -140,13 +142,15 @@ def main() -> None:
     parser.add_argument("--weights", default="celltrack/model_zoo/CellTrack-R18-FPN-cpu/model_final.pth")
     parser.add_argument("--data", default="../shared/data")
     args = parser.parse_args()
-    cfg = get_celltrack_cfg(args.config_file, ["MODEL.WEIGHTS", args.weights])
+    cfg = get_celltrack_cfg(args.config_file, ["MODEL.WEIGHTS", args.weights, "CELLTRACK.DATA_ROOT", args.data])
     predictor = CellTrackPredictor(cfg)
     head = predictor.model.roi_heads.track_head
     register_named_sequences(cfg.DATASETS.TRAIN, cfg)
     training = collect_frames(cfg, predictor.model, [r for name in cfg.DATASETS.TRAIN for r in DatasetCatalog.get(name)])
     statistics = displacement_statistics(training)
     linkers = {f"celltrack ({rule})": {"method": rule} for rule in METHODS}
+    linkers.update({f"celltrack (learned, persistence {k})": {"method": "learned", "division_persistence": k}
+                    for k in PERSISTENCES})
     for penalty in PENALTIES:
         model, _ = fit_link_model(cfg, head, training, statistics, l2=penalty)
         linkers[f"celltrack (learned, refitted, l2 {penalty:g})"] = {"method": "learned", "link_model": model}
@@ -171,11 +175,14 @@ def main() -> None:
     mean_ct = {name: float(np.mean([r["CT"] for r in rows if r["method"] == name])) for name in {r["method"] for r in rows}}
     best_penalty = max(PENALTIES, key=lambda p: mean_ct[f"celltrack (learned, refitted, l2 {p:g})"])
     best_rule = max(METHODS, key=lambda rule: mean_ct[f"celltrack ({rule})"])
+    # Ties go to the shorter probation (outputs lag it by k - 1 frames).
+    best_persistence = max(PERSISTENCES, key=lambda k: (round(mean_ct[f"celltrack (learned, persistence {k})"], 4), -k))
     result = {"command": "python benchmarks/linker_validation.py", "config_file": args.config_file,
               "movies": sorted({r["movie"] for r in rows}), "mean_CT": mean_ct, "chosen_l2": best_penalty,
-              "chosen_rule": best_rule, "rows": rows}
+              "chosen_rule": best_rule, "chosen_division_persistence": best_persistence, "rows": rows}
     (HERE / "linker_validation.json").write_text(json.dumps(result, indent=1, default=float) + "\n")
-    print(f"mean CT: {json.dumps(mean_ct, indent=1)}\nchosen l2 {best_penalty}, rule {best_rule}; "
+    print(f"mean CT: {json.dumps(mean_ct, indent=1)}\nchosen l2 {best_penalty}, rule {best_rule}, "
+          f"division persistence {best_persistence}; "
           f"wrote {HERE / 'linker_validation.json'}")
 
 

@@ -114,11 +114,10 @@ def add_celltrack_config(cfg: CN) -> None:
     cfg.CELLTRACK.TRACKER.DIVISION_THRESHOLD = 0.5
     # A division stands only if both daughters are seen in their first this many frames; when one daughter's
     # track ends sooner (a fragment or duplicate next to a cell) the other continues the mother's track and
-    # the short one loses its parent. Outputs then lag this many frames - 1 behind the linking. 3: every
-    # true daughter in the training movies' ground truth (Fluo-N2DH-SIM+ 01, GOWT1 01) that the movie's end
-    # does not cut lasts >= 4 frames, except the two daughters of one GOWT1 division (1 and 3 frames),
-    # lost at any value > 1; 0 or 1 = off (the paper).
-    cfg.CELLTRACK.TRACKER.DIVISION_PERSISTENCE = 3
+    # the short one loses its parent. Outputs then lag this many frames - 1 behind the linking. 2: the best
+    # mean CT of 0, 2, 3, 4 on benchmarks/linker_validation.py's six movies (longer probations also undo
+    # true divisions whose daughter's track a link error cuts); 0 or 1 = off (the paper).
+    cfg.CELLTRACK.TRACKER.DIVISION_PERSISTENCE = 2
     # Detections below this score are not tracked.
     cfg.CELLTRACK.TRACKER.MIN_SCORE = 0.5
 

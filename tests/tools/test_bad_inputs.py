@@ -514,8 +514,8 @@ def test_1001_frames_track_and_resume_after_an_interruption_at_frame_1000(case, 
         interrupt_at(patch, 1000)
         status, stderr = run_tool("track_video", argv, capsys)
     assert status == 130 and "--resume" in stderr
-    # Frames are written DIVISION_PERSISTENCE - 1 = 2 frames behind the linking (frames 998 and 999: linked, saved).
-    assert (case.out / "res" / "mask0997.tif").exists() and not (case.out / "res" / "mask0998.tif").exists()
+    # Frames are written DIVISION_PERSISTENCE - 1 = 1 frame behind the linking (frame 999: linked, saved).
+    assert (case.out / "res" / "mask0998.tif").exists() and not (case.out / "res" / "mask0999.tif").exists()
     assert not (case.out / "res" / "res_track.txt").exists()
     status, stderr = run_tool("track_video", argv + ["--resume"], capsys)
     assert status == 0, stderr

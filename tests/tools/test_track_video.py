@@ -103,8 +103,8 @@ def test_resume_continues_an_interrupted_run(trained_tiny, tmp_path):
     finally:
         predictor.__class__.segment = original
     saved = sorted(path.name for path in (tmp_path / "part" / ".resume").iterdir())
-    # JSON + arrays, no pickle; 4 frames linked, 2 written (outputs lag DIVISION_PERSISTENCE - 1 frames)
-    assert saved == ["state-000002.npz", "state.json"]
+    # JSON + arrays, no pickle; 4 frames linked, 3 written (outputs lag DIVISION_PERSISTENCE - 1 frames)
+    assert saved == ["state-000003.npz", "state.json"]
     assert not (tmp_path / "part" / "tracks.csv").exists()  # nothing half-finished under a final name
     resumed = track_movie(predictor, root / "01", tmp_path / "part", masks=labels, resume=True)
     assert resumed["tracks"] == full["tracks"] and resumed["cells"] == full["cells"]

@@ -22,10 +22,13 @@ def measure_linker(args) -> dict:
     fitted ``LinkModel`` when there is one, else ``timing_link_model``'s hand-set one. Each row's
     ``divisions`` shows how a rule links the movie. Every rule with the config's DIVISION_PERSISTENCE."""
     link_model, persistence = timing_link_model(), get_celltrack_cfg().CELLTRACK.TRACKER.DIVISION_PERSISTENCE
+    weights = "timing_link_model's hand-set weights"
     config_file = getattr(args, "config_file", None)
     if config_file and (REPO / config_file).is_file():  # the shipped model's fitted weights, when there are some
         cfg = get_celltrack_cfg(str(REPO / config_file))
-        link_model, persistence = LinkModel.from_config(cfg) or link_model, cfg.CELLTRACK.TRACKER.DIVISION_PERSISTENCE
+        persistence = cfg.CELLTRACK.TRACKER.DIVISION_PERSISTENCE
+        if LinkModel.from_config(cfg) is not None:
+            link_model, weights = LinkModel.from_config(cfg), f"the fitted weights of {config_file}"
     rows = []
     for method in RULES:
         for cells in args.linker_cells:
@@ -46,7 +49,7 @@ def measure_linker(args) -> dict:
             "learned_weights": {"link": list(link_model.link_weights), "division": list(link_model.division_weights),
                                 "displacement_scale": link_model.displacement_scale},
             "note": "ms/frame = k * cells^exponent fitted on a log-log scale; 1 = linear, n log n fits ~1.1; "
-                    "'learned' with hand-set weights (timing only)"}
+                    f"'learned' with {weights}; every rule with DIVISION_PERSISTENCE {persistence}"}
 
 
 def measure_memory(args, work: Path) -> dict:

@@ -219,8 +219,7 @@ class Tracker:
         return self._lineage.rows()
 
     @property
-    def last_frame(self) -> Optional[int]:
-        """The last frame linked (None before the first)."""
+    def last_frame(self) -> Optional[int]:  # the last frame linked (None before the first)
         return self._recent[-1].frame if self._recent else None
 
     def _recent_frame(self, frame: int) -> _Frame:
@@ -239,7 +238,6 @@ class Tracker:
         """The cells of a recent ``frame``, as linked (to finish writing a resumed run's last frames)."""
         return self._recent_frame(frame).detections
 
-    # ---------------------------------------------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:
         """Everything needed to continue tracking after a restart (not the similarity function), as plain
         values and numpy arrays (``celltrack.tracking.state`` saves it without pickle).

@@ -35,8 +35,7 @@ from .checkpoint import load_trained_weights
 from .data.movie import read_frame
 from .modeling.position_encoding import POSITION_ENCODINGS
 from .modeling.track_head import build_track_head
-from .tracking.link_model import (DIVISION_FEATURES, LINK_FEATURES, LinkModel, describe, fit_logistic, one_to_one_links,
-                                  open_divisions)
+from .tracking.link_model import DIVISION_FEATURES, LINK_FEATURES, LinkModel, decided_divisions, describe, fit_logistic
 from .tracking.linking import candidate_pairs, mask_overlaps, merge_pairs, pair_values
 from .tracking.predictor import CellTrackPredictor, boxes_from_labels
 from .tracking.tracker import Detections
@@ -229,12 +228,9 @@ def fit_link_model(cfg, head: torch.nn.Module, frames: List[FramePair], statisti
     linker = LinkModel(tuple(link_weights), unfitted.division_weights, scale)
     division_x, division_y, true_divisions = [], [], 0
     for frame, previous, pairs, features, _ in per_frame:
-        probability = linker.link_probability(features)
-        divisions = linker.division_candidates(pairs, probability)
         # Only the divisions the rule will decide on: those the one-to-one links leave open.
-        matched = one_to_one_links(pairs, probability, len(frame.centers), len(previous.centers),
-                                   cfg.CELLTRACK.TRACKER.LINK_THRESHOLD)
-        divisions = divisions[open_divisions(divisions, matched, len(previous.centers))]
+        _, divisions = decided_divisions(linker, pairs, linker.link_probability(features), len(frame.centers),
+                                         len(previous.centers), cfg.CELLTRACK.TRACKER.LINK_THRESHOLD)
         division_x.append(linker.division_features(divisions, pairs, features, frame.centers, previous.centers,
                                                    frame.areas, previous.areas))
         mother_track = previous.track_ids[divisions[:, 0]]

@@ -36,7 +36,7 @@ import numpy as np
 from .linking import Links, _no_links, max_weight_matching
 
 __all__ = ["LINK_FEATURES", "DIVISION_FEATURES", "LinkModel", "candidate_margins", "fit_logistic", "one_to_one_links",
-           "open_divisions", "learned_rule"]
+           "open_divisions", "decided_divisions", "learned_rule"]
 
 LINK_FEATURES = ("visual_margin", "spatial_margin", "iou", "distance", "distance_squared", "area_change")
 DIVISION_FEATURES = ("near_daughter", "far_daughter", "daughter_spacing", "midpoint_offset", "area_sum",
@@ -214,6 +214,15 @@ def open_divisions(divisions: np.ndarray, matched: np.ndarray, num_prev: int) ->
             & ((taken_by[mother] == -1) | (taken_by[mother] == a) | (taken_by[mother] == b)))
 
 
+def decided_divisions(model: "LinkModel", pairs: np.ndarray, link_probability: np.ndarray, num_t: int, num_prev: int,
+                      link_threshold: float = 0.5) -> tuple:
+    """The first step of :func:`learned_rule` and the divisions it leaves to decide: (matched, divisions),
+    the pairs' :func:`one_to_one_links` and the ``model``'s candidate divisions those links leave open."""
+    matched = one_to_one_links(pairs, link_probability, num_t, num_prev, link_threshold)
+    divisions = model.division_candidates(pairs, link_probability)
+    return matched, divisions[open_divisions(divisions, matched, num_prev)]
+
+
 def learned_rule(pairs: np.ndarray, link_probability: np.ndarray, num_t: int, num_prev: int,
                  divisions: np.ndarray, division_probability: np.ndarray, link_threshold: float = 0.5,
                  division_threshold: float = 0.5, matched: Optional[np.ndarray] = None) -> Links:
@@ -224,7 +233,8 @@ def learned_rule(pairs: np.ndarray, link_probability: np.ndarray, num_t: int, nu
         num_t, num_prev: cells in t and t-1.
         divisions: (D, 3) candidate divisions (mother, daughter a, daughter b); division_probability: (D,).
         link_threshold, division_threshold: least probability of a link / a division.
-        matched: the pairs' :func:`one_to_one_links`, when the caller has them already (changed in place).
+        matched: the pairs' :func:`one_to_one_links`, when the caller has them already (changed in place;
+            :func:`decided_divisions` gives both).
 
     Returns:
         ``Links``: each t cell's t-1 cell (-1 = new track) and whether it is a daughter.

@@ -42,7 +42,7 @@ from detectron2.config import configurable
 
 from .detections import Detections, _to_numpy
 from .lineage import LineageTable, PendingDivisions
-from .link_model import LinkModel, learned_rule, one_to_one_links, open_divisions
+from .link_model import LinkModel, decided_divisions, learned_rule
 from .linking import Links, fuse_similarities, max_weight_matching
 from .rules import global_rule, overlap_allows, paper_rule
 from .scoring import Similarity, score_pairs
@@ -298,10 +298,8 @@ class Tracker:
         features = model.link_features(pairs, similarities, iou, detections.centers, previous.centers,
                                        areas_t, areas_prev)
         link_probability = model.link_probability(features)
-        matched = one_to_one_links(pairs, link_probability, detections.num_cells, previous.num_cells,
-                                   self.link_threshold)
-        divisions = model.division_candidates(pairs, link_probability)
-        divisions = divisions[open_divisions(divisions, matched, previous.num_cells)]  # the only ones decided on
+        matched, divisions = decided_divisions(model, pairs, link_probability, detections.num_cells,
+                                               previous.num_cells, self.link_threshold)
         division_probability = model.division_probability(model.division_features(
             divisions, pairs, features, detections.centers, previous.centers, areas_t, areas_prev))
         return learned_rule(pairs, link_probability, detections.num_cells, previous.num_cells, divisions,

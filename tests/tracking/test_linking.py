@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
+from celltrack.tracking import linking
 from celltrack.tracking.linking import (
     best_pair_per_cell,
     candidate_pairs,
@@ -53,6 +54,19 @@ def test_mask_overlaps_iou():
     pairs, iou = mask_overlaps(labels_t, labels_prev)
     np.testing.assert_array_equal(pairs, _pairs((0, 0), (1, 1)))
     np.testing.assert_allclose(iou, [4 / 12, 1 / 8])
+
+
+@pytest.mark.parametrize("num_cells", [3, 400])  # a small count table, and sorting the pixels' codes
+def test_mask_overlaps_matches_pixel_count(num_cells):
+    rng = np.random.default_rng(1)
+    labels_t = rng.integers(0, num_cells + 1, (40, 50)).astype(np.int32)
+    labels_prev = rng.integers(0, num_cells + 1, (40, 50)).astype(np.int32)
+    pairs, iou = mask_overlaps(labels_t, labels_prev)
+    for (i, j), value in zip(pairs, iou):
+        a, b = labels_t == i + 1, labels_prev == j + 1
+        assert value == pytest.approx((a & b).sum() / (a | b).sum())
+    both = (labels_t > 0) & (labels_prev > 0)
+    assert len(pairs) == len(set(zip(labels_t[both], labels_prev[both])))
 
 
 def test_mask_overlaps_empty_and_mismatched():
@@ -133,7 +147,9 @@ def test_paper_rule_without_pairs():
 
 
 # --- the global rule ---------------------------------------------------------------------------
-def test_max_weight_matching_matches_linear_sum_assignment():
+@pytest.mark.parametrize("dense_limit", [0, 10**6])  # the sparse graph, the dense table
+def test_max_weight_matching_matches_linear_sum_assignment(monkeypatch, dense_limit):
+    monkeypatch.setattr(linking, "DENSE_MATCHING_CELLS", dense_limit)
     rng = np.random.default_rng(0)
     for _ in range(20):
         num_t, num_prev = rng.integers(1, 9, size=2)

@@ -48,6 +48,10 @@ def add_celltrack_config(cfg: CN) -> None:
     # Mask-overlap suppression: a detection with more than this share of its pixels under higher-scoring
     # detections is dropped (one detection per nucleus; 1 = off). Not in the paper.
     cfg.CELLTRACK.MASK_OVERLAP_THRESHOLD = 0.5
+    # At inference the mask head reads each detected box enlarged by this factor about its centre, so a box
+    # drawn a little too tight does not cut the nucleus' mask (the cell's box becomes the enlarged one; its
+    # embedding still reads the detected box). 1 = Mask R-CNN's own; chosen on validation frames.
+    cfg.CELLTRACK.MASK_BOX_SCALE = 1.0
     # Training pairs frame t with frame t-gap, gap drawn from 1..MAX_FRAME_GAP (paper: 1).
     cfg.CELLTRACK.MAX_FRAME_GAP = 1
 

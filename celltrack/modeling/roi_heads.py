@@ -1,12 +1,12 @@
 """CellTrackROIHeads: Mask R-CNN's ROI heads plus the Siamese track head."""
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import torch
 
 from detectron2.config import configurable
 from detectron2.layers import cat
 from detectron2.modeling import ROI_HEADS_REGISTRY, StandardROIHeads
-from detectron2.structures import Instances
+from detectron2.structures import Boxes, Instances
 
 from .position_encoding import POSITION_ENCODINGS
 from .track_head import build_track_head
@@ -36,9 +36,11 @@ class CellTrackROIHeads(StandardROIHeads):
         pairs_per_image: int,
         positive_pair_fraction: float,
         daughter_is_positive: bool,
+        mask_box_scale: float = 1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.mask_box_scale = mask_box_scale
         self.track_head = track_head
         self.num_neighbors = num_neighbors
         self.position_scale = position_scale
@@ -63,6 +65,7 @@ class CellTrackROIHeads(StandardROIHeads):
             pairs_per_image=head.PAIRS_PER_IMAGE,
             positive_pair_fraction=head.POSITIVE_FRACTION,
             daughter_is_positive=head.DAUGHTER_IS_POSITIVE,
+            mask_box_scale=cfg.CELLTRACK.MASK_BOX_SCALE,
         )
         return ret
 
@@ -86,16 +89,22 @@ class CellTrackROIHeads(StandardROIHeads):
         return super()._forward_mask(features, instances)
 
     def forward_with_given_boxes(self, features, instances):
+        detected = [x.pred_boxes for x in instances]
+        if self.mask_box_scale != 1.0:  # the mask head reads enlarged boxes; masks are pasted into them
+            for cells in instances:
+                cells.pred_boxes = _scaled_about_centres(cells.pred_boxes, self.mask_box_scale)
         instances = super().forward_with_given_boxes(features, instances)
-        return self.embed_cells(features, instances)
+        return self.embed_cells(features, instances, detected)
 
-    def embed_cells(self, features: Dict[str, torch.Tensor], instances: List[Instances]) -> List[Instances]:
+    def embed_cells(self, features: Dict[str, torch.Tensor], instances: List[Instances],
+                    boxes: Optional[List[Boxes]] = None) -> List[Instances]:
         """Add ``visual_embeddings`` / ``spatial_embeddings`` (N, FC_DIM) to each frame's cells.
 
-        ``instances`` carry ``pred_boxes`` in network-input coordinates; this is also how a segmentation
-        the user already has (``track_video.py --masks``) is embedded: boxes of the given cells.
+        ``instances`` carry ``pred_boxes`` in network-input coordinates (or ``boxes`` gives the boxes to
+        read); this is also how a segmentation the user already has (``track_video.py --masks``) is
+        embedded: boxes of the given cells.
         """
-        boxes = [x.pred_boxes for x in instances]
+        boxes = boxes if boxes is not None else [x.pred_boxes for x in instances]
         roi_features = self.box_pooler([features[f] for f in self.box_in_features], boxes)
         positions = cat([self._encode_positions(b.get_centers()) for b in boxes])
         embeddings = self.track_head.embed(roi_features, positions)
@@ -168,3 +177,10 @@ class CellTrackROIHeads(StandardROIHeads):
         if not all_pairs:
             return torch.zeros((0, 2), dtype=torch.long, device=device), torch.zeros(0, device=device)
         return torch.cat(all_pairs), torch.cat(all_labels)
+
+
+def _scaled_about_centres(boxes: Boxes, scale: float) -> Boxes:
+    """``boxes`` with width and height times ``scale``, centres kept."""
+    corners = boxes.tensor
+    centres, half = (corners[:, :2] + corners[:, 2:]) / 2, (corners[:, 2:] - corners[:, :2]) / 2 * scale
+    return Boxes(torch.cat([centres - half, centres + half], dim=1))

@@ -140,3 +140,29 @@ def test_cells_without_an_outline_train_no_mask(tiny_cfg):
     batch[0]["instances"].gt_mask_valid[:3] = True
     with EventStorage():
         assert model(batch)["loss_mask"].item() > 0
+
+
+@pytest.mark.parametrize("scale", [1.0, 1.5])
+def test_mask_box_scale_enlarges_the_mask_box_not_the_embedding_box(tiny_cfg, scale):
+    torch.manual_seed(0)
+    model = build_model(tiny_cfg).eval()
+    cfg = tiny_cfg.clone()
+    cfg.CELLTRACK.MASK_BOX_SCALE = scale
+    scaled = build_model(cfg).eval()
+    scaled.load_state_dict(model.state_dict())
+    frame = pair()
+    boxes = torch.tensor([[20.0, 30.0, 40.0, 46.0], [60.0, 60.0, 80.0, 90.0]])
+    outputs = []
+    with torch.no_grad():
+        for net in (model, scaled):
+            images = net.preprocess_image([{"image": frame["image"]}])
+            features = net.backbone(images.tensor)
+            cells = Instances((128, 128), pred_boxes=Boxes(boxes.clone()), pred_classes=torch.zeros(2, dtype=torch.long))
+            outputs.append(net.roi_heads.forward_with_given_boxes(features, [cells])[0])
+    plain, enlarged = outputs
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    assert torch.allclose(enlarged.pred_boxes.get_centers(), centres)
+    assert torch.allclose(enlarged.pred_boxes.tensor[:, 2:] - enlarged.pred_boxes.tensor[:, :2],
+                          (boxes[:, 2:] - boxes[:, :2]) * scale)
+    assert torch.allclose(enlarged.visual_embeddings, plain.visual_embeddings)  # read from the detected box
+    assert torch.equal(enlarged.pred_masks, plain.pred_masks) == (scale == 1.0)

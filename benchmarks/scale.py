@@ -30,6 +30,7 @@ def measure_linker(args) -> dict:
         if LinkModel.from_config(cfg) is not None:
             link_model, weights = LinkModel.from_config(cfg), f"the fitted weights of {config_file}"
     rows = []
+    benchmark_linker(10, num_frames=3, method="learned", link_model=link_model)  # warm-up (first calls), not timed
     for method in RULES:
         for cells in args.linker_cells:
             result = benchmark_linker(cells, num_frames=args.linker_frames, method=method,

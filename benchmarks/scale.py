@@ -27,8 +27,9 @@ def measure_linker(args) -> dict:
     if config_file and (REPO / config_file).is_file():  # the shipped model's fitted weights, when there are some
         cfg = get_celltrack_cfg(str(REPO / config_file))
         persistence = cfg.CELLTRACK.TRACKER.DIVISION_PERSISTENCE
-        if LinkModel.from_config(cfg) is not None:
-            link_model, weights = LinkModel.from_config(cfg), f"the fitted weights of {config_file}"
+        fitted = LinkModel.from_config(cfg)
+        if fitted is not None:
+            link_model, weights = fitted, f"the fitted weights of {config_file}"
     rows = []
     benchmark_linker(10, num_frames=3, method="learned", link_model=link_model)  # warm-up (first calls), not timed
     for method in RULES:

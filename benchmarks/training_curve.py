@@ -118,7 +118,8 @@ def main() -> None:
         # MASK_BOX_SCALE first (highest mean SEG, then DET; ties: the smaller), then the thresholds at it.
         by_scale = {1.0: detected}
         for box_scale in (1.0, 1.1, 1.2, 1.3):
-            by_scale.setdefault(box_scale, detect_all(cfg, checkpoint, versions, box_scale))
+            if box_scale not in by_scale:  # 1.0: the last checkpoint's detections above
+                by_scale[box_scale] = detect_all(cfg, checkpoint, versions, box_scale)
             row = {"MASK_BOX_SCALE": box_scale, **scored(by_scale[box_scale], min_score, overlap, gt,
                                                         temporary / f"box{box_scale}")}
             result["box_scale"].append(row)

@@ -31,11 +31,21 @@ def cache_key(*parts) -> str:
     return hashlib.sha1(json.dumps([str(part) for part in parts]).encode()).hexdigest()[:12]
 
 
+def cell_settings(args, model: Model) -> str:
+    """The model's config as far as it shapes its cells: all of it but the linking options (which the cached
+    cells do not depend on) -- a changed MASK_BOX_SCALE or MIN_SCORE in the config file is a new cache key."""
+    cfg = model_cfg(args, model)
+    cfg.defrost()
+    min_score = cfg.CELLTRACK.TRACKER.MIN_SCORE
+    cfg.CELLTRACK.pop("TRACKER")
+    return f"{cfg.dump()}MIN_SCORE: {min_score}"
+
+
 def detections_cache(args, work: Path, model: Model, seq: SequenceData, cells: str) -> Path:
     """The cache folder of one model's cells on one sequence (a new key when anything that matters changes)."""
     weights = Path(model.weights)
     identity = f"{weights.resolve()}:{weights.stat().st_size}:{int(weights.stat().st_mtime)}"
-    return work / "cache" / cache_key(identity, model.config_file, model.opts, args.device, cells, seq.name,
+    return work / "cache" / cache_key(identity, cell_settings(args, model), args.device, cells, seq.name,
                                       seq.num_frames)
 
 

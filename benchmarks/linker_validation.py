@@ -19,9 +19,11 @@ The test movie (Fluo-N2DH-SIM+ 02) is never used. The validation movies are the 
 
 Each is linked by every tracker rule of the config, by the learned rule with link and division models
 refitted on the ground truth of the config's DATASETS.TRAIN with each penalty of ``PENALTIES``, and by
-the tuned laptrack; scored with py-ctcmetrics. The default rule and ``fit_link_model``'s penalty are the
-best mean CT over the six movies; so is ``CELLTRACK.TRACKER.DIVISION_PERSISTENCE`` (the learned rule with the
-shipped link models and each value of ``PERSISTENCES``; the other rows use the config's value). Writes benchmarks/linker_validation.json.
+the tuned laptrack; scored with py-ctcmetrics. The default rule and the fit's penalty
+(``CELLTRACK.TRACKER.FIT_PENALTY``) are the best mean CT over the six movies; so are
+``CELLTRACK.TRACKER.DIVISION_PERSISTENCE`` and ``RESCUE_THRESHOLD`` (the learned rule with the shipped link
+models and each value of ``PERSISTENCES`` / ``RESCUES``; the other rows use the config's values). Writes
+benchmarks/linker_validation.json.
 """
 from __future__ import annotations
 
@@ -59,6 +61,7 @@ from detectron2.data import DatasetCatalog  # noqa: E402
 METRICS = ("TRA", "CT", "TF", "BC(2)", "CCA", "BIO(2)")
 PENALTIES = (1e-4, 1e-3, 1e-2, 1e-1)
 PERSISTENCES = (0, 2, 3, 4)  # CELLTRACK.TRACKER.DIVISION_PERSISTENCE
+RESCUES = (1.0, 0.2, 0.1, 0.05, 0.02)  # CELLTRACK.TRACKER.RESCUE_THRESHOLD (1.0: off)
 DIMMER = dict(contrast=0.55, cell_contrast=(1.0, 1.0), cell_seed=0, gamma=1.0, offset=0.0, illumination=(0.0, 1.0, 0.0),
               blur_sigma=0.0, gaussian_noise=0.06, poisson_noise=0.0)
 
@@ -151,6 +154,7 @@ def main() -> None:
     linkers = {f"celltrack ({rule})": {"method": rule} for rule in METHODS}
     linkers.update({f"celltrack (learned, persistence {k})": {"method": "learned", "division_persistence": k}
                     for k in PERSISTENCES})
+    linkers.update({f"celltrack (learned, rescue {r:g})": {"method": "learned", "rescue_threshold": r} for r in RESCUES})
     for penalty in PENALTIES:
         model, _ = fit_link_model(cfg, head, training, statistics, l2=penalty)
         linkers[f"celltrack (learned, refitted, l2 {penalty:g})"] = {"method": "learned", "link_model": model}
@@ -177,12 +181,15 @@ def main() -> None:
     best_rule = max(METHODS, key=lambda rule: mean_ct[f"celltrack ({rule})"])
     # Ties go to the shorter probation (outputs lag it by k - 1 frames).
     best_persistence = max(PERSISTENCES, key=lambda k: (round(mean_ct[f"celltrack (learned, persistence {k})"], 4), -k))
+    # Ties go to the higher threshold (fewer links made on weak evidence).
+    best_rescue = max(RESCUES, key=lambda r: (round(mean_ct[f"celltrack (learned, rescue {r:g})"], 4), r))
     result = {"command": "python benchmarks/linker_validation.py", "config_file": args.config_file,
               "movies": sorted({r["movie"] for r in rows}), "mean_CT": mean_ct, "chosen_l2": best_penalty,
-              "chosen_rule": best_rule, "chosen_division_persistence": best_persistence, "rows": rows}
+              "chosen_rule": best_rule, "chosen_division_persistence": best_persistence,
+              "chosen_rescue_threshold": best_rescue, "rows": rows}
     (HERE / "linker_validation.json").write_text(json.dumps(result, indent=1, default=float) + "\n")
     print(f"mean CT: {json.dumps(mean_ct, indent=1)}\nchosen l2 {best_penalty}, rule {best_rule}, "
-          f"division persistence {best_persistence}; "
+          f"division persistence {best_persistence}, rescue threshold {best_rescue}; "
           f"wrote {HERE / 'linker_validation.json'}")
 
 

@@ -113,9 +113,18 @@ def add_celltrack_config(cfg: CN) -> None:
     cfg.CELLTRACK.TRACKER.LINK_FEATURES = []
     cfg.CELLTRACK.TRACKER.DIVISION_FEATURES = []
     cfg.CELLTRACK.TRACKER.DISPLACEMENT_SCALE = 0.0
+    # L2 penalty of those fits (link_model.fit_logistic, on standardised features). 1e-4: the best mean CT of
+    # 1e-4, 1e-3, 1e-2, 0.1 on benchmarks/linker_validation.py's six movies (0.889 against 0.880 for 0.1;
+    # 1e-3 and 1e-2 fitted division models that called almost no divisions on the synthetic movies).
+    cfg.CELLTRACK.TRACKER.FIT_PENALTY = 1e-4
     # Least probability of a link and of a division under the "learned" rule.
     cfg.CELLTRACK.TRACKER.LINK_THRESHOLD = 0.5
     cfg.CELLTRACK.TRACKER.DIVISION_THRESHOLD = 0.5
+    # Least probability of a rescued link: after the links and divisions, a cell of t left without a t-1
+    # cell may still continue a t-1 cell that nothing continued (one-to-one, link_model.rescue_links).
+    # 0.1: the best mean CT of off, 0.2, 0.1, 0.05, 0.02 on benchmarks/linker_validation.py's six movies
+    # (0.05 and 0.02 tie with it). >= LINK_THRESHOLD: no rescue (the earlier behaviour).
+    cfg.CELLTRACK.TRACKER.RESCUE_THRESHOLD = 0.1
     # A division stands only if both daughters are seen in their first this many frames; when one daughter's
     # track ends sooner (a fragment or duplicate next to a cell) the other continues the mother's track and
     # the short one loses its parent. Outputs then lag this many frames - 1 behind the linking. 2: the best

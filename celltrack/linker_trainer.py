@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 import pycocotools.mask as mask_util
@@ -205,11 +205,13 @@ def train_track_head(cfg, head: torch.nn.Module, frames: List[FramePair], max_di
 
 @torch.no_grad()
 def fit_link_model(cfg, head: torch.nn.Module, frames: List[FramePair], statistics: Dict[str, float],
-                   l2: float = 0.1) -> tuple:
-    """Fit the link and division models on the candidates of every consecutive frame pair.
+                   l2: Optional[float] = None) -> tuple:
+    """Fit the link and division models on the candidates of every consecutive frame pair, with the penalty
+    ``l2`` (default ``CELLTRACK.TRACKER.FIT_PENALTY``).
 
     Returns the :class:`LinkModel` and a dict of counts (pairs, divisions, division candidate recall).
     """
+    l2 = cfg.CELLTRACK.TRACKER.FIT_PENALTY if l2 is None else l2
     scale = statistics["displacement_scale"]
     unfitted = LinkModel((0.0,) * (len(LINK_FEATURES) + 1), (0.0,) * (len(DIVISION_FEATURES) + 1), scale)
     per_frame = []

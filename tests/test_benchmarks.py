@@ -286,3 +286,23 @@ def test_measure_linker_times_the_learned_rule():
     assert set(linker["exponent"]) == {"learned", "global", "paper"} and linker["default"] == "learned"
     weights = linker["learned_weights"]  # one per feature, then the bias
     assert len(weights["link"]) == len(LINK_FEATURES) + 1 and len(weights["division"]) == len(DIVISION_FEATURES) + 1
+
+
+def test_detection_cache_key_follows_the_settings_that_shape_the_cells(tmp_path):
+    from types import SimpleNamespace
+
+    from accuracy import detections_cache
+    from variants import Model
+
+    weights = tmp_path / "model.pth"
+    weights.write_bytes(b"weights")
+    seq = SimpleNamespace(name="Synthetic/01", num_frames=3)
+    args = SimpleNamespace(device="cpu")
+
+    def key(*opts):
+        model = Model("main", "celltrack/model_zoo/CellTrack-R18-FPN-cpu/config.yaml", str(weights), opts=opts)
+        return detections_cache(args, tmp_path, model, seq, "celltrack")
+
+    assert key() == key("CELLTRACK.TRACKER.RESCUE_THRESHOLD", 0.5, "CELLTRACK.TRACKER.DIVISION_PERSISTENCE", 0)
+    assert key() != key("CELLTRACK.MASK_BOX_SCALE", 1.3)
+    assert key() != key("CELLTRACK.TRACKER.MIN_SCORE", 0.6)

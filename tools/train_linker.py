@@ -35,7 +35,8 @@ def main(argv=None) -> int:
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier result in --output")
     parser.add_argument("--refit", metavar="LINKER_DIR",
                         help="keep the track head of an earlier train_linker output and refit only the link and "
-                             "division models, on ground-truth cells")
+                             "division models, on ground-truth cells (options after the flags apply to its config, "
+                             "e.g. CELLTRACK.TRACKER.FIT_PENALTY)")
     parser.add_argument("--refit-on-detections", metavar="LINKER_DIR",
                         help="as --refit, on ground-truth cells and the detector's own cells")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE pairs for the new linker")
@@ -55,7 +56,7 @@ def main(argv=None) -> int:
         raise ValueError("--refit and --refit-on-detections: give one")
     if args.refit or args.refit_on_detections:
         earlier = Path(args.refit or args.refit_on_detections)
-        linker_cfg = load_config(str(earlier / "config.yaml"), ["MODEL.WEIGHTS", args.weights])
+        linker_cfg = load_config(str(earlier / "config.yaml"), ["MODEL.WEIGHTS", args.weights, *args.opts])
         fitted, report = refit_link_models(cfg, linker_cfg, with_detections=bool(args.refit_on_detections))
     else:
         model, fitted, report = train_linker(cfg, new_cfg, args.epochs)

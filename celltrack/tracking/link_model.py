@@ -24,7 +24,12 @@ so the weights carry over to movies of the same magnification.
 total log-odds, only links with probability >= ``link_threshold``), then divisions, most probable first,
 each needing probability >= ``division_threshold``, a mother that does not continue into a third cell,
 and daughters that are unlinked or linked to that mother. A fragment next to a cell is thereby a new
-track, never a "daughter" that cuts the cell's track.
+track, never a "daughter" that cuts the cell's track. Last, the **rescue**: a second one-to-one
+assignment among the cells both steps leave open (a cell of t with no t-1 cell, a t-1 cell neither continued
+nor divided), down to probability ``rescue_threshold``. A link's probability is fitted over all candidates,
+most of which have a better partner; a pair that is each other's only open end is far likelier the same
+cell than that, and without the rescue a cell that moved or changed shape more than usual broke its track
+(a new track and an ended one, side by side).
 """
 from __future__ import annotations
 
@@ -36,7 +41,7 @@ import numpy as np
 from .linking import Links, _no_links, max_weight_matching
 
 __all__ = ["LINK_FEATURES", "DIVISION_FEATURES", "LinkModel", "candidate_margins", "fit_logistic", "one_to_one_links",
-           "open_divisions", "decided_divisions", "learned_rule"]
+           "open_divisions", "decided_divisions", "learned_rule", "rescue_links"]
 
 LINK_FEATURES = ("visual_margin", "spatial_margin", "iou", "distance", "distance_squared", "area_change")
 DIVISION_FEATURES = ("near_daughter", "far_daughter", "daughter_spacing", "midpoint_offset", "area_sum",
@@ -225,7 +230,8 @@ def decided_divisions(model: "LinkModel", pairs: np.ndarray, link_probability: n
 
 def learned_rule(pairs: np.ndarray, link_probability: np.ndarray, num_t: int, num_prev: int,
                  divisions: np.ndarray, division_probability: np.ndarray, link_threshold: float = 0.5,
-                 division_threshold: float = 0.5, matched: Optional[np.ndarray] = None) -> Links:
+                 division_threshold: float = 0.5, matched: Optional[np.ndarray] = None,
+                 rescue_threshold: float = 1.0) -> Links:
     """Links from the learned probabilities (module docstring).
 
     Args:
@@ -235,6 +241,8 @@ def learned_rule(pairs: np.ndarray, link_probability: np.ndarray, num_t: int, nu
         link_threshold, division_threshold: least probability of a link / a division.
         matched: the pairs' :func:`one_to_one_links`, when the caller has them already (changed in place;
             :func:`decided_divisions` gives both).
+        rescue_threshold: least probability of a rescued link (module docstring); >= ``link_threshold``: no
+            rescue.
 
     Returns:
         ``Links``: each t cell's t-1 cell (-1 = new track) and whether it is a daughter.
@@ -254,7 +262,25 @@ def learned_rule(pairs: np.ndarray, link_probability: np.ndarray, num_t: int, nu
         matched[a] = matched[b] = mother
         is_daughter[a] = is_daughter[b] = True
         divided[mother] = True
+    if rescue_threshold < link_threshold:
+        rescue_links(pairs, link_probability, matched, num_prev, rescue_threshold)
     return Links(matched, is_daughter)
+
+
+def rescue_links(pairs: np.ndarray, link_probability: np.ndarray, matched: np.ndarray, num_prev: int,
+                 rescue_threshold: float) -> None:
+    """Link, in place, the open cells of t to the open t-1 cells (``matched``: -1 = open; a t-1 cell is open
+    when no cell of t is matched to it): one-to-one, most total log-odds above ``rescue_threshold``'s."""
+    taken = np.zeros(num_prev, dtype=bool)
+    taken[matched[matched >= 0]] = True
+    both_open = (matched[pairs[:, 0]] == -1) & ~taken[pairs[:, 1]] & (link_probability >= rescue_threshold)
+    if not both_open.any():
+        return
+    p = np.clip(link_probability[both_open], 1e-9, 1 - 1e-9)
+    floor = np.clip(rescue_threshold, 1e-9, 1 - 1e-9)
+    weights = np.log(p / (1 - p)) - np.log(floor / (1 - floor)) + 1e-6
+    rescued = max_weight_matching(pairs[both_open], weights, len(matched), num_prev)
+    matched[rescued >= 0] = rescued[rescued >= 0]
 
 
 def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1e-2, iterations: int = 50) -> np.ndarray:

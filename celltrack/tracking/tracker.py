@@ -86,6 +86,7 @@ class Tracker:
         link_model: Optional[LinkModel] = None,
         link_threshold: float = 0.5,
         division_threshold: float = 0.5,
+        rescue_threshold: float = 1.0,
         division_persistence: int = 0,
     ):
         """
@@ -104,7 +105,8 @@ class Tracker:
                 it (e.g. to ``alpha``) for overlap-only linking to find divisions.
             link_model: fitted link and division models, needed by the "learned" rule
                 (``link_model.learned_rule``).
-            link_threshold, division_threshold: least probability of a link / a division ("learned").
+            link_threshold, division_threshold, rescue_threshold: least probability of a link / a division /
+                a rescued link ("learned", ``link_model.learned_rule``; rescue >= ``link_threshold``: off).
             division_persistence: frames from its birth that each daughter of a division must be seen in
                 for the division to stand (0 or 1: every division stands at once).
         """
@@ -127,7 +129,7 @@ class Tracker:
         self.division_min_score = float(division_min_score)
         self.link_model = link_model
         self.link_threshold = float(link_threshold)
-        self.division_threshold = float(division_threshold)
+        self.division_threshold, self.rescue_threshold = float(division_threshold), float(rescue_threshold)
         self.division_persistence = int(division_persistence)
         self.lag = max(self.division_persistence - 1, 0)  # frames whose track ids may still change
         self._reset()
@@ -148,6 +150,7 @@ class Tracker:
             "link_model": LinkModel.from_config(cfg),
             "link_threshold": tracker.LINK_THRESHOLD,
             "division_threshold": tracker.DIVISION_THRESHOLD,
+            "rescue_threshold": tracker.RESCUE_THRESHOLD,
             "division_persistence": tracker.DIVISION_PERSISTENCE,
         }
 
@@ -295,15 +298,15 @@ class Tracker:
                        similarities: Dict[str, np.ndarray], iou: np.ndarray) -> Links:
         model = self.link_model
         areas_t, areas_prev = detections.areas, previous.areas
-        features = model.link_features(pairs, similarities, iou, detections.centers, previous.centers,
-                                       areas_t, areas_prev)
+        features = model.link_features(pairs, similarities, iou, detections.centers, previous.centers, areas_t, areas_prev)
         link_probability = model.link_probability(features)
         matched, divisions = decided_divisions(model, pairs, link_probability, detections.num_cells,
                                                previous.num_cells, self.link_threshold)
         division_probability = model.division_probability(model.division_features(
             divisions, pairs, features, detections.centers, previous.centers, areas_t, areas_prev))
         return learned_rule(pairs, link_probability, detections.num_cells, previous.num_cells, divisions,
-                            division_probability, self.link_threshold, self.division_threshold, matched=matched)
+                            division_probability, self.link_threshold, self.division_threshold, matched=matched,
+                            rescue_threshold=self.rescue_threshold)
 
     def _score(self, detections: Detections, previous: Detections, cells: Optional[np.ndarray] = None,
                previous_cells: Optional[np.ndarray] = None) -> Tuple[np.ndarray, Dict[str, np.ndarray], np.ndarray]:

@@ -44,4 +44,11 @@ def test_retrains_the_linker_and_writes_a_config_that_tracks(trained_tiny, tmp_p
     refitted = get_celltrack_cfg(str(refit / "config.yaml"))
     assert refitted.MODEL.WEIGHTS == str(out / "model_final.pth") and not (refit / "model_final.pth").exists()
     assert json.loads((refit / "linker_report.json").read_text())["detected_frames"] == 10
+    # options after the flags apply to the refit: a heavy penalty pulls every weight towards 0
+    heavy = tmp_path / "heavy"
+    assert train_linker.main(["--config-file", str(config_file), "--weights", str(out / "model_final.pth"),
+                              "--output", str(heavy), "--refit", str(out), "CELLTRACK.TRACKER.FIT_PENALTY", "10.0"]) == 0
+    penalised = get_celltrack_cfg(str(heavy / "config.yaml")).CELLTRACK.TRACKER
+    assert penalised.FIT_PENALTY == 10.0 and fitted.CELLTRACK.TRACKER.FIT_PENALTY == 1e-4
+    assert np.abs(penalised.LINK_WEIGHTS[:-1]).sum() < 0.5 * np.abs(fitted.CELLTRACK.TRACKER.LINK_WEIGHTS[:-1]).sum()
     assert train_linker.main(["--config-file", str(config_file), "--weights", str(weights), "--output", str(out)]) == 2

@@ -41,6 +41,29 @@ def test_rule_never_divides_a_mother_that_continues_into_a_third_cell():
     assert links.matched.tolist() == [0, -1, -1] and not links.is_daughter.any()
 
 
+def test_rescue_links_only_cells_both_steps_leave_open():
+    # Cell 0 continues t-1 cell 0; cell 1's only candidates are t-1 cell 0 (taken) and t-1 cell 1 (open, weak);
+    # cell 2 is a daughter of t-1 cell 2, and its weak pair to t-1 cell 3 must not undo that.
+    pairs = np.array([[0, 0], [1, 0], [1, 1], [2, 2], [2, 3], [3, 2]])
+    probability = np.array([0.9, 0.3, 0.08, 0.4, 0.3, 0.9])
+    divisions, division_probability = np.array([[2, 2, 3]]), np.array([0.9])
+    off = learned_rule(pairs, probability, 4, 4, divisions, division_probability)
+    assert off.matched.tolist() == [0, -1, 2, 2]
+    rescued = learned_rule(pairs, probability, 4, 4, divisions, division_probability, rescue_threshold=0.05)
+    assert rescued.matched.tolist() == [0, 1, 2, 2] and rescued.is_daughter.tolist() == [False, False, True, True]
+    assert learned_rule(pairs, probability, 4, 4, divisions, division_probability,
+                        rescue_threshold=0.1).matched.tolist() == [0, -1, 2, 2]  # below the threshold
+
+
+def test_rescue_links_one_to_one_by_log_odds():
+    # Two open cells and two open t-1 cells: the rescue takes the assignment with the most total log-odds
+    # above the threshold's (0 -> 0 and 1 -> 1, not 0 -> 1 alone), never two cells to one t-1 cell.
+    pairs = np.array([[0, 0], [0, 1], [1, 1]])
+    probability = np.array([0.3, 0.4, 0.3])
+    rescued = learned_rule(pairs, probability, 2, 2, np.zeros((0, 3), np.int64), np.zeros(0), rescue_threshold=0.04)
+    assert rescued.matched.tolist() == [0, 1] and not rescued.is_daughter.any()
+
+
 def _model():
     link = np.zeros(len(LINK_FEATURES) + 1)
     link[LINK_FEATURES.index("distance")], link[-1] = -4.0, 2.0  # likely within half the scale
@@ -67,6 +90,18 @@ def test_tracker_learned_rule_divides_by_the_fitted_evidence():
     tracker.update(0, _frame([(30, 30)], [10]))
     track_ids, parent_ids = tracker.update(1, _frame([(30, 30), (45, 30)], [10, 4]))
     assert track_ids[0] == 1 and parent_ids.tolist() == [0, 0]  # a fragment beside it: no division
+
+
+def test_tracker_rescues_a_cell_that_moved_farther_than_usual():
+    def run(**options):
+        tracker = Tracker(method="learned", link_model=_model(), **options)
+        tracker.update(0, _frame([(30, 30), (70, 70)], [8, 8]))
+        return tracker.update(1, _frame([(38, 30), (70, 70)], [8, 8]))[0]  # 8 px: p = 0.23
+
+    assert run().tolist() == [3, 2]  # the moved cell starts a new track
+    assert run(rescue_threshold=0.1).tolist() == [1, 2]
+    cfg = get_celltrack_cfg(None, ["CELLTRACK.TRACKER.RESCUE_THRESHOLD", 0.1])
+    assert Tracker(cfg, link_model=_model()).rescue_threshold == 0.1
 
 
 def test_learned_rule_needs_fitted_weights():

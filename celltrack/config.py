@@ -122,14 +122,16 @@ def add_celltrack_config(cfg: CN) -> None:
     cfg.CELLTRACK.TRACKER.DIVISION_THRESHOLD = 0.5
     # Least probability of a rescued link: after the links and divisions, a cell of t left without a t-1
     # cell may still continue a t-1 cell that nothing continued (one-to-one, link_model.rescue_links).
-    # 0.1: the best mean CT of off, 0.2, 0.1, 0.05, 0.02 on benchmarks/linker_validation.py's six movies
-    # (0.05 and 0.02 tie with it). >= LINK_THRESHOLD: no rescue (the earlier behaviour).
+    # 0.1: the best mean CT of off, 0.2, 0.1, 0.05, 0.02 on benchmarks/linker_validation.py's six movies, with
+    # the earlier and with the shipped link models (0.05 ties). >= LINK_THRESHOLD: no rescue (the paper).
     cfg.CELLTRACK.TRACKER.RESCUE_THRESHOLD = 0.1
     # A division stands only if both daughters are seen in their first this many frames; when one daughter's
     # track ends sooner (a fragment or duplicate next to a cell) the other continues the mother's track and
     # the short one loses its parent. Outputs then lag this many frames - 1 behind the linking. 2: the best
-    # mean CT of 0, 2, 3, 4 on benchmarks/linker_validation.py's six movies (longer probations also undo
-    # true divisions whose daughter's track a link error cuts); 0 or 1 = off (the paper).
+    # mean CT of 0, 2, 3, 4 on benchmarks/linker_validation.py's six movies with the earlier link models; with
+    # the shipped ones 0 and 2 tie there (ground-truth cells have no fragments to undo), and 2 halves the
+    # divisions called on GOWT1 01's own detections (2 for 2, 4 without; benchmarks/results.json). Longer
+    # probations also undo true divisions whose daughter's track a link error cuts. 0 or 1 = off (the paper).
     cfg.CELLTRACK.TRACKER.DIVISION_PERSISTENCE = 2
     # Detections below this score are not tracked.
     cfg.CELLTRACK.TRACKER.MIN_SCORE = 0.5

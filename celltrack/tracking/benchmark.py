@@ -109,11 +109,13 @@ def benchmark_linker(
     seed: int = 0,
     link_model=None,
     division_persistence: int = 0,
+    rescue_threshold: float = 1.0,
 ) -> Dict[str, float]:
     """Time ``Tracker.update`` on a synthetic movie (the movie is made before timing starts).
 
     ``link_model``: the fitted models the "learned" rule needs (``link_model.LinkModel``; e.g.
-    :func:`timing_link_model`). ``division_persistence``: the ``Tracker``'s (the config's default is 3).
+    :func:`timing_link_model`). ``division_persistence``, ``rescue_threshold``: the ``Tracker``'s (the config's
+    defaults are 2 and 0.1).
 
     Returns:
         {"num_cells", "ms_per_frame" (mean over frames after the first), "max_ms", "tracks", "divisions"}.
@@ -121,7 +123,7 @@ def benchmark_linker(
     movie: List[Detections] = list(synthetic_movie(num_cells, num_frames, seed=seed))
     tracker = Tracker(
         similarity=distance_similarity(scale=2.0), method=method, max_gap=max_gap, num_candidates=num_candidates,
-        link_model=link_model, division_persistence=division_persistence,
+        link_model=link_model, division_persistence=division_persistence, rescue_threshold=rescue_threshold,
     )
     clock = LinkingClock()
     rows = track_frames(((None, detections) for detections in movie), precomputed, tracker, [clock],

@@ -48,8 +48,8 @@ DIVISION_FEATURES = ("near_daughter", "far_daughter", "daughter_spacing", "midpo
                      "area_imbalance")
 
 
-def _logit(similarity: np.ndarray) -> np.ndarray:
-    p = np.clip(similarity, 1e-4, 1 - 1e-4)
+def _logit(probability, eps: float = 1e-4) -> np.ndarray:
+    p = np.clip(probability, eps, 1 - eps)
     return np.log(p / (1 - p))
 
 
@@ -202,7 +202,7 @@ def one_to_one_links(pairs: np.ndarray, link_probability: np.ndarray, num_t: int
     """(N_t,) the t-1 cell each cell of t continues (-1: none): the one-to-one assignment of the pairs with
     probability >= ``link_threshold`` that has the most total log-odds (the first step of :func:`learned_rule`)."""
     allowed = link_probability >= link_threshold
-    log_odds = np.log(np.clip(link_probability, 1e-9, 1 - 1e-9) / np.clip(1 - link_probability, 1e-9, 1))
+    log_odds = _logit(link_probability, 1e-9)
     return max_weight_matching(pairs[allowed], log_odds[allowed] + 1e-6, num_t, num_prev)
 
 
@@ -276,9 +276,7 @@ def rescue_links(pairs: np.ndarray, link_probability: np.ndarray, matched: np.nd
     both_open = (matched[pairs[:, 0]] == -1) & ~taken[pairs[:, 1]] & (link_probability >= rescue_threshold)
     if not both_open.any():
         return
-    p = np.clip(link_probability[both_open], 1e-9, 1 - 1e-9)
-    floor = np.clip(rescue_threshold, 1e-9, 1 - 1e-9)
-    weights = np.log(p / (1 - p)) - np.log(floor / (1 - floor)) + 1e-6
+    weights = _logit(link_probability[both_open], 1e-9) - _logit(rescue_threshold, 1e-9) + 1e-6
     rescued = max_weight_matching(pairs[both_open], weights, len(matched), num_prev)
     matched[rescued >= 0] = rescued[rescued >= 0]
 

@@ -104,7 +104,8 @@ def celltrack_rows(seq: SequenceData, gt_masks: bool, models: Dict[str, Model],
         cache = detections_cache(args, work, model, seq, cells)
         timings[key] = fill_cache(predictors[key], seq, cache, gt_masks)
         for variant in variants:
-            tracker = Tracker(model_cfg(args, model, variant.tracker_opts), similarity=predictors[key].similarity)
+            tracker = Tracker(model_cfg(args, model, variant.tracker_opts), similarity=predictors[key].similarity,
+                              **({"min_track_length": 0} if gt_masks else {}))  # given cells are all kept
             out = result_dir(work, seq, variant.method, gt_masks)
             frames = cached_frames(cache, seq.num_frames, variant.heads)
             _, seconds = timed(write_tracked_sequence, frames, tracker, out, shape, seq.num_frames)
@@ -150,7 +151,10 @@ def run_accuracy(args, data: Path, work: Path) -> Tuple[List[dict], dict]:
         log(f"accuracy: {provenance['note']}")
     training = mark_training_data(sequences, args.config_file, provenance)
     tracker = get_celltrack_cfg(str(REPO / args.config_file)).CELLTRACK.TRACKER
-    linkers = baseline_linkers(tracker.METHOD, tracker.ALPHA, tracker.DIVISION_PERSISTENCE, laptrack, describe_laptrack(laptrack, provenance))
+    # On GT masks no track is discarded (MIN_TRACK_LENGTH is for the detector's flickers), as for CellTrack's rows.
+    linkers = {gt_masks: baseline_linkers(tracker.METHOD, tracker.ALPHA, tracker.DIVISION_PERSISTENCE, laptrack,
+                                          describe_laptrack(laptrack, provenance), 0 if gt_masks else tracker.MIN_TRACK_LENGTH)
+               for gt_masks in (False, True)}
     models = build_models(args)
     predictors = {key: CellTrackPredictor(model_cfg(args, model)) for key, model in models.items()
                   if missing_weights(model) is None}
@@ -159,13 +163,14 @@ def run_accuracy(args, data: Path, work: Path) -> Tuple[List[dict], dict]:
         log(f"accuracy: {seq.name}, {seq.num_frames} frames" + (" (training data)" if seq.training_data else ""))
         for gt_masks in (False, True):
             celltrack, seconds = celltrack_rows(seq, gt_masks, models, predictors, args, work)
-            rows += celltrack + baseline_rows(seq, gt_masks, models, linkers, args, work)
+            rows += celltrack + baseline_rows(seq, gt_masks, models, linkers[gt_masks], args, work)
             timings.update({f"{seq.name} {'GT masks' if gt_masks else 'detected'} {key}": value
                             for key, value in seconds.items()})
         rows.append(classical_row(seq, laptrack, args, work))
     parameters = {"laptrack": laptrack, "laptrack_source": provenance, "classical": CLASSICAL_DEFAULTS,
                   "iou": {"method": iou_method(tracker.METHOD), "alpha": tracker.ALPHA,
-                          "division_min_score": tracker.ALPHA, "division_persistence": tracker.DIVISION_PERSISTENCE},
+                          "division_min_score": tracker.ALPHA, "division_persistence": tracker.DIVISION_PERSISTENCE,
+                          "min_track_length": tracker.MIN_TRACK_LENGTH},
                   "training_data": training,
                   "weights": {key: model.weights for key, model in models.items()}, "config_file": args.config_file,
                   "seconds_per_frame": timings, "max_frames": args.max_frames}

@@ -68,24 +68,28 @@ def iou_method(method: str) -> str:
     return WITHOUT_LEARNED_WEIGHTS.get(method, method)
 
 
-def baseline_linkers(method: str, alpha: float, persistence: int, laptrack: dict, laptrack_note: str) -> List[Linker]:
-    """``iou`` with CellTrack's assignment ``method`` (:func:`iou_method`), overlap threshold ``alpha`` and
-    division persistence (the config's CELLTRACK.TRACKER.METHOD, ALPHA, DIVISION_PERSISTENCE) and the learned
-    scores off, the paper's per-cell rule (no persistence) when that is not the default, and ``laptrack``
+def baseline_linkers(method: str, alpha: float, persistence: int, laptrack: dict, laptrack_note: str,
+                     min_track_length: int = 0) -> List[Linker]:
+    """``iou`` with CellTrack's assignment ``method`` (:func:`iou_method`), overlap threshold ``alpha``, division
+    persistence and least track length (the config's CELLTRACK.TRACKER.METHOD, ALPHA, DIVISION_PERSISTENCE,
+    MIN_TRACK_LENGTH) and the learned scores off, the paper's per-cell rule (no persistence) when that is not the default, and ``laptrack``
     with the options ``laptrack``."""
 
-    def iou(rule: str, persistence: int) -> Callable:
+    def iou(rule: str, persistence: int, min_length: int) -> Callable:
         return lambda frames, out_dir: link_iou(frames, out_dir, alpha=alpha, method=rule,
-                                                division_persistence=persistence)
+                                                division_persistence=persistence, min_track_length=min_length)
 
     rule = iou_method(method)
     assignment = (f"its default '{rule}' assignment" if rule == method
                   else f"the '{rule}' assignment (its default '{method}' rule without learned weights)")
-    linkers = [Linker("iou", iou(rule, persistence),
+    shortest = (f"; tracks without parent or daughters shorter than {min_track_length} frames discarded"
+                if min_track_length > 1 else "")
+    linkers = [Linker("iou", iou(rule, persistence, min_track_length),
                       f"CellTrack's tracker with the learned scores off: {assignment} of mask IoU (IoU >= {alpha:g}; "
-                      f"a second daughter needs IoU >= {alpha:g}; both daughters must last {persistence} frames)")]
+                      f"a second daughter needs IoU >= {alpha:g}; both daughters must last {persistence} frames"
+                      f"{shortest})")]
     if rule != "paper":
-        linkers.append(Linker("iou-paper-rule", iou("paper", 0),
+        linkers.append(Linker("iou-paper-rule", iou("paper", 0, 0),
                               f"as `iou` with the paper's per-cell rule (each cell continues its best overlap, "
                               f"IoU >= {alpha:g}; two cells taking one = a division)"))
     linkers.append(Linker("laptrack", lambda frames, out_dir: link_laptrack(frames, out_dir, **laptrack),

@@ -192,7 +192,8 @@ def _how_it_was_run(meta: dict) -> List[str]:
     if accuracy_run.get("iou"):
         iou = accuracy_run["iou"]
         lines.append(f"- **iou**: CellTrack's tracker, '{iou['method']}' assignment, learned scores off, "
-                     f"alpha {iou['alpha']:g}, division_min_score {iou['division_min_score']:g}")
+                     f"alpha {iou['alpha']:g}, division_min_score {iou['division_min_score']:g}, division_persistence "
+                     f"{iou.get('division_persistence', 0)}, min_track_length {iou.get('min_track_length', 0)}")
     if accuracy_run.get("training_data"):
         lines.append("- **training data** (marked in every table): " + "; ".join(
             f"{sequence}: {why}" for sequence, why in accuracy_run["training_data"].items()))

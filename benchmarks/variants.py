@@ -49,6 +49,8 @@ VARIANTS = (
             note="the paper's per-cell fusion rule (visual and spatial argmax agree, else overlap); every division stands"),
     Variant("celltrack-no-persistence", tracker_opts=("CELLTRACK.TRACKER.DIVISION_PERSISTENCE", 0),
             note="default, but every division stands at once (no look-ahead for both daughters persisting)"),
+    Variant("celltrack-no-track-filter", tracker_opts=("CELLTRACK.TRACKER.MIN_TRACK_LENGTH", 0),
+            note="default, but short tracks without parent or daughters (a detector's flickers) are kept"),
     Variant("celltrack-gap2", tracker_opts=("CELLTRACK.TRACKER.MAX_GAP", 2), note="default + gap closing over 2 frames"),
     Variant("celltrack-no-spatial-head", model="no-spatial", heads=("visual",), tracker_opts=DEFAULT_RULE,
             note="paper's ablation: linker trained the same way without the spatial head"),

@@ -88,6 +88,8 @@ def test_iou_rows_follow_the_tracker_default():
     assert [linker.method for linker in paper] == ["iou", "laptrack"]
     learned = baseline_linkers("learned", 0.1, 3, LAPTRACK_DEFAULTS, "note")  # needs weights: iou takes its assignment
     assert [linker.method for linker in learned] == methods and "'global' assignment" in learned[0].note
+    filtered = baseline_linkers("learned", 0.1, 3, LAPTRACK_DEFAULTS, "note", min_track_length=4)
+    assert "shorter than 4 frames" in filtered[0].note and "shorter" not in learned[0].note
 
 
 def test_training_sequences_are_marked(sequence, tmp_path):

@@ -26,6 +26,7 @@ def test_the_shipped_model_is_small_and_loads_into_its_config():
     # version's (LinkModel.from_config refuses weights fitted for other features).
     validation = json.loads((Path(__file__).parents[1] / "benchmarks" / "linker_validation.json").read_text())
     assert cfg.CELLTRACK.TRACKER.METHOD == validation["chosen_rule"]
+    assert cfg.CELLTRACK.TRACKER.MIN_TRACK_LENGTH == validation["chosen_min_track_length"]
     assert LinkModel.from_config(cfg) is not None
     predictor = CellTrackPredictor(cfg)  # refuses weights that do not fit
     assert next(predictor.model.parameters()).dtype == torch.float32
@@ -41,3 +42,23 @@ def test_track_video_needs_no_weights(tmp_path):
     cells = [len(np.unique(tifffile.imread(root / "01_GT" / "SEG" / f"man_seg{t:03d}.tif"))) - 1 for t in range(3)]
     assert summary["cells"] == sum(cells)
     assert track_video.main([str(root / "01"), "--output", str(tmp_path / "x"), "--weights", "w.pth"]) == 2
+
+
+def test_given_masks_are_never_discarded_as_short_tracks(tmp_path):
+    # MIN_TRACK_LENGTH (5 in the shipped config) removes the detector's flickers; a cell the user segmented is
+    # kept even when it is seen in one frame only.
+    assert model_zoo.get_config().CELLTRACK.TRACKER.MIN_TRACK_LENGTH > 2
+    (tmp_path / "movie").mkdir()
+    (tmp_path / "masks").mkdir()
+    yy, xx = np.mgrid[:96, :96]
+    for t in range(4):
+        labels = np.zeros((96, 96), np.uint16)
+        labels[(xx - 30 - t) ** 2 + (yy - 40) ** 2 <= 64] = 1
+        if t == 1:
+            labels[(xx - 75) ** 2 + (yy - 70) ** 2 <= 64] = 2  # seen in frame 1 only
+        tifffile.imwrite(tmp_path / "movie" / f"t{t:03d}.tif", (100 + 400 * (labels > 0)).astype(np.uint16))
+        tifffile.imwrite(tmp_path / "masks" / f"man_seg{t:03d}.tif", labels)
+    out = tmp_path / "out"
+    assert track_video.main([str(tmp_path / "movie"), "--output", str(out), "--masks", str(tmp_path / "masks")]) == 0
+    assert json.loads((out / "summary.json").read_text())["cells"] == 5
+    assert len(np.unique(tifffile.imread(out / "res" / "mask001.tif"))) == 3  # background and both cells

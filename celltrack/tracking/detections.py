@@ -15,6 +15,15 @@ def _to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
+def _index_like(x: Any, index: np.ndarray):
+    """``index`` as a tensor on ``x``'s device when ``x`` is a torch tensor, else as it is."""
+    if hasattr(x, "detach"):
+        import torch
+
+        return torch.as_tensor(index, device=x.device)
+    return index
+
+
 @dataclass(frozen=True)
 class Detections:
     """The cells of one frame, in detector order: cell i has label i + 1 in ``labels``.
@@ -63,6 +72,17 @@ class Detections:
     @property
     def num_cells(self) -> int:
         return len(self.centers)
+
+    def select(self, keep: np.ndarray) -> "Detections":
+        """The cells where ``keep`` (N,) bool is True, in order, relabelled 1..K (their pixels only)."""
+        keep = np.asarray(keep, dtype=bool)
+        labels = self.labels
+        if labels is not None:
+            lookup = np.zeros(self.num_cells + 1, dtype=labels.dtype)
+            lookup[1:][keep] = np.arange(1, keep.sum() + 1)
+            labels = lookup[labels]
+        embeddings = {name: value[_index_like(value, keep)] for name, value in self.embeddings.items()}
+        return Detections(self.centers[keep], labels, embeddings)
 
     @cached_property
     def areas(self) -> np.ndarray:

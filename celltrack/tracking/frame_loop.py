@@ -106,7 +106,8 @@ def frame_steps(
     """The frame loop: segment, link and write every frame, yielding each frame's index once every sink has
     it; then close the sinks and return the lineage. A frame is written once its track ids are final,
     ``tracker.lag`` frames after it is linked (a division on probation, ``Tracker``'s
-    ``division_persistence``, may still be undone). A caller that shows progress or may stop the run (the
+    ``division_persistence``, may still be undone; a short track, ``min_track_length``, discarded: its cells
+    are not written). A caller that shows progress or may stop the run (the
     napari widget) steps through it; closing it stops after the last frame yielded.
 
     Args:
@@ -150,10 +151,23 @@ def frame_steps(
     return lineage
 
 
+def _select_instances(cells, keep: np.ndarray):
+    """The predictor's ``Instances`` where ``keep`` (N,) bool is True (None stays None)."""
+    if cells is None:
+        return None
+    import torch
+
+    return cells[torch.as_tensor(keep)]
+
+
 def _write(frame: int, image, cells, detections: Detections, tracker: Tracker, sinks: Sequence[Sink],
            image_size, after_frame) -> int:
     """Hand one frame, with its final track ids, to every sink; then ``after_frame``."""
     track_ids, parent_ids = tracker.frame_ids(frame)
+    discarded = track_ids == 0  # cells of a short track the tracker discarded (``min_track_length``)
+    if discarded.any():
+        detections, track_ids, parent_ids = detections.select(~discarded), track_ids[~discarded], parent_ids[~discarded]
+        cells = _select_instances(cells, ~discarded)
     labels = detections.labels
     if labels is None:
         labels = np.zeros(image_size or np.shape(image)[:2], dtype=np.int32)

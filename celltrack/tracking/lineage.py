@@ -9,7 +9,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-__all__ = ["LineageTable", "PendingDivisions", "check_lineage", "divisions", "count_divisions"]
+__all__ = ["LineageTable", "LostTracks", "PendingDivisions", "check_lineage", "divisions", "count_divisions"]
 
 COLUMNS = ("track_id", "first_frame", "last_frame", "parent_id")
 
@@ -19,7 +19,8 @@ class LineageTable:
 
     Rows are kept in numpy arrays indexed by ``track_id - 1`` so that extending every live track by one
     frame is one vectorised assignment, whatever the number of cells. A track merged into another
-    (:meth:`merge`) keeps its row, marked by first_frame -1, so ids stay indices; ``rows()`` leaves it out.
+    (:meth:`merge`) or discarded (:meth:`discard`) keeps its row, marked by first_frame -1, so ids stay
+    indices; ``rows()`` leaves it out.
     """
 
     def __init__(self, rows: np.ndarray = None):
@@ -55,8 +56,9 @@ class LineageTable:
         self._data[np.asarray(track_ids, dtype=np.int64) - 1, 1] = frame
 
     def parent_of(self, track_ids: np.ndarray) -> np.ndarray:
-        """(n,) parent_id of each track (0 for none)."""
-        return self._data[np.asarray(track_ids, dtype=np.int64) - 1, 2].copy()
+        """(n,) parent_id of each track (0 for none, and for track id 0: a discarded cell)."""
+        track_ids = np.asarray(track_ids, dtype=np.int64)
+        return np.where(track_ids > 0, self._data[np.maximum(track_ids, 1) - 1, 2], 0)
 
     def set_parent(self, track_id: int, parent_id: int) -> None:
         self._data[int(track_id) - 1, 2] = parent_id
@@ -73,8 +75,20 @@ class LineageTable:
         self._data[: self._size, 2][self._data[: self._size, 2] == track_id] = into
         self._data[source] = (-1, -1, 0)
 
+    def short_lone_tracks(self, track_ids: np.ndarray, min_length: int) -> np.ndarray:
+        """The tracks among ``track_ids`` that last fewer than ``min_length`` frames and have neither a parent
+        nor children."""
+        track_ids = np.unique(np.asarray(track_ids, dtype=np.int64))
+        first, last, parent = self._data[track_ids - 1].T
+        lone = (parent == 0) & (last - first + 1 < min_length) & (first >= 0)
+        return track_ids[lone & ~np.isin(track_ids, self._data[: self._size, 2])]
+
+    def discard(self, track_ids: np.ndarray) -> None:
+        """Remove tracks without parent or children (their rows, as :meth:`merge` removes one)."""
+        self._data[np.asarray(track_ids, dtype=np.int64) - 1] = (-1, -1, 0)
+
     def table(self) -> np.ndarray:
-        """(T, 4) rows of every id 1..T, merged tracks included (first_frame -1): the state to resume from."""
+        """(T, 4) rows of every id 1..T, merged and discarded tracks included (first_frame -1): the state to resume from."""
         ids = np.arange(1, self._size + 1, dtype=np.int64)
         return np.concatenate([ids[:, None], self._data[: self._size]], axis=1)
 
@@ -82,6 +96,31 @@ class LineageTable:
         """(T, 4) int64 rows (track_id, first_frame, last_frame, parent_id), sorted by track_id."""
         table = self.table()
         return table[table[:, 1] >= 0]
+
+
+class LostTracks:
+    """Tracks that ended without dividing and may still be resumed (``Tracker``'s ``max_gap``): each one's
+    id, last frame and the index of its cell there, as (L,) int64 arrays. ``state``: a :meth:`state_dict`."""
+
+    KEYS = ("track_ids", "frames", "cells")
+
+    def __init__(self, state: Optional[Dict] = None):
+        self.track_ids, self.frames, self.cells = (np.asarray((state or {}).get(key, ()), dtype=np.int64).reshape(-1)
+                                                   for key in self.KEYS)
+
+    def add(self, track_ids: np.ndarray, frame: int, cells: np.ndarray) -> None:
+        self.track_ids = np.concatenate([self.track_ids, track_ids])
+        self.frames = np.concatenate([self.frames, np.full(len(track_ids), frame, dtype=np.int64)])
+        self.cells = np.concatenate([self.cells, np.asarray(cells, dtype=np.int64)])
+
+    def forget(self, drop: np.ndarray) -> np.ndarray:
+        """Forget the tracks where ``drop`` (L,) bool is True; returns their ids."""
+        forgotten = self.track_ids[drop]
+        self.track_ids, self.frames, self.cells = self.track_ids[~drop], self.frames[~drop], self.cells[~drop]
+        return forgotten
+
+    def state_dict(self) -> Dict[str, np.ndarray]:
+        return {key: getattr(self, key).copy() for key in self.KEYS}
 
 
 class PendingDivisions:

@@ -152,9 +152,13 @@ class CellTrackPredictor:
         """Zero the counters (a new movie)."""
         self.frames, self.seconds = 0, 0.0
 
-    def make_tracker(self) -> Tracker:
-        """A fresh tracker for one movie: the config's ``CELLTRACK.TRACKER`` and this model's similarity."""
-        return Tracker(self.cfg, similarity=self.similarity)
+    def make_tracker(self, given_cells: bool = False) -> Tracker:
+        """A fresh tracker for one movie: the config's ``CELLTRACK.TRACKER`` and this model's similarity.
+
+        ``given_cells``: the movie's cells are label images segmented elsewhere; then no short track is
+        discarded (``MIN_TRACK_LENGTH`` removes the detector's flickers, never a cell the user gave).
+        """
+        return Tracker(self.cfg, similarity=self.similarity, **({"min_track_length": 0} if given_cells else {}))
 
     def state_dict(self) -> Dict[str, Any]:
         return {"frames": self.frames, "seconds": self.seconds}

@@ -242,7 +242,7 @@ def _track(predictor, movie_path, out_dir: Path, masks: Optional[Path], fps: flo
     sinks = {"ctc": ctc, "table": table,
              "overlay": OverlaySink(out_dir, ctc, fps, title=f"{Path(movie_path).name}: lineage"),
              "geff": GeffSink(out_dir / "res", out_dir / "tracks.geff")}
-    tracker = predictor.make_tracker()
+    tracker = predictor.make_tracker(given_cells=masks is not None)
     predictor.reset()
     timings, start_frame = {"linking": 0.0}, 0
     if state is not None:

@@ -32,6 +32,10 @@ Decisions the paper leaves open, and what the tracker does:
   daughter continues the mother's track (which is not cut) and the short one becomes a track without
   parent. Track ids of the last ``lag = k - 1`` frames may therefore still change; ``frame_ids`` gives
   them as they stand, and the frame loop writes a frame only once they are final.
+* A track must be a real cell: with ``min_track_length = k > 1`` a track without parent or daughters that
+  ends (can no longer be resumed) before it has lasted k frames was a flicker of the detector (a faint
+  out-of-focus nucleus, debris), not a cell: it is discarded, its cells get track id 0 and are not written
+  (lag ``k - 1 + max_gap``). Tracks still going when the movie ends are kept.
 """
 from collections import deque
 from typing import Any, Deque, Dict, Mapping, NamedTuple, Optional, Tuple
@@ -41,7 +45,7 @@ import numpy as np
 from detectron2.config import configurable
 
 from .detections import Detections, _to_numpy
-from .lineage import LineageTable, PendingDivisions
+from .lineage import LineageTable, LostTracks, PendingDivisions
 from .link_model import LinkModel, decided_divisions, learned_rule
 from .linking import Links, fuse_similarities, max_weight_matching
 from .rules import global_rule, overlap_allows, paper_rule
@@ -88,6 +92,7 @@ class Tracker:
         division_threshold: float = 0.5,
         rescue_threshold: float = 1.0,
         division_persistence: int = 0,
+        min_track_length: int = 0,
     ):
         """
         Args:
@@ -109,6 +114,7 @@ class Tracker:
                 a rescued link ("learned", ``link_model.learned_rule``; rescue >= ``link_threshold``: off).
             division_persistence: frames from its birth that each daughter of a division must be seen in
                 for the division to stand (0 or 1: every division stands at once).
+            min_track_length: least frames of a track without parent or daughters (0 or 1: keep all).
         """
         if method not in METHODS:
             raise ValueError(f"Tracker: method must be one of {METHODS}, got {method!r}")
@@ -116,9 +122,9 @@ class Tracker:
             raise ValueError("Tracker: the 'learned' rule needs fitted weights (CELLTRACK.TRACKER.LINK_WEIGHTS, "
                              "DIVISION_WEIGHTS, DISPLACEMENT_SCALE): use a config written by tools/train_linker.py, "
                              "or CELLTRACK.TRACKER.METHOD global")
-        if max_gap < 0 or num_candidates < 1 or division_persistence < 0:
-            raise ValueError(f"Tracker: need max_gap >= 0, num_candidates >= 1 and division_persistence >= 0, got "
-                             f"{max_gap}, {num_candidates}, {division_persistence}")
+        if max_gap < 0 or num_candidates < 1 or division_persistence < 0 or min_track_length < 0:
+            raise ValueError(f"Tracker: need max_gap, division_persistence, min_track_length >= 0 and num_candidates "
+                             f">= 1, got {max_gap}, {division_persistence}, {min_track_length}, {num_candidates}")
         self.similarity = similarity
         self.method = method
         self.alpha = float(alpha)
@@ -130,8 +136,9 @@ class Tracker:
         self.link_model = link_model
         self.link_threshold = float(link_threshold)
         self.division_threshold, self.rescue_threshold = float(division_threshold), float(rescue_threshold)
-        self.division_persistence = int(division_persistence)
-        self.lag = max(self.division_persistence - 1, 0)  # frames whose track ids may still change
+        self.division_persistence, self.min_track_length = int(division_persistence), int(min_track_length)
+        probation = self.min_track_length - 1 + self.max_gap if self.min_track_length > 1 else 0
+        self.lag = max(self.division_persistence - 1, probation, 0)  # frames whose track ids may still change
         self._reset()
 
     @classmethod
@@ -152,16 +159,14 @@ class Tracker:
             "division_threshold": tracker.DIVISION_THRESHOLD,
             "rescue_threshold": tracker.RESCUE_THRESHOLD,
             "division_persistence": tracker.DIVISION_PERSISTENCE,
+            "min_track_length": tracker.MIN_TRACK_LENGTH,
         }
 
     def _reset(self) -> None:
         self._lineage = LineageTable()
         self._recent: Deque[_Frame] = deque(maxlen=max(self.max_gap, self.lag) + 1)
         self._pending = PendingDivisions(self.division_persistence)
-        # Tracks that ended without dividing and may still be resumed: id, last frame, cell index there.
-        self._lost_track_ids = np.zeros(0, dtype=np.int64)
-        self._lost_frames = np.zeros(0, dtype=np.int64)
-        self._lost_cells = np.zeros(0, dtype=np.int64)
+        self._lost = LostTracks()
 
     # ---------------------------------------------------------------------------------------------
     def update(self, frame: int, detections: Detections) -> Tuple[np.ndarray, np.ndarray]:
@@ -203,18 +208,22 @@ class Tracker:
         track_ids[starts] = self._lineage.new_tracks(frame, new_parents[starts])
         self._lineage.extend(track_ids[continues], frame)
         for kept, mother in self._pending.update(self._lineage, frame, track_ids, daughters).items():
-            for ids in [self._lost_track_ids] + [recent.track_ids for recent in self._recent]:
+            for ids in [self._lost.track_ids] + [recent.track_ids for recent in self._recent]:
                 ids[ids == kept] = mother  # an undone division: the daughter that went on is the mother
 
-        if previous is not None and self.max_gap > 0:
-            ended = np.ones(previous.detections.num_cells, dtype=bool)
-            ended[links.matched[links.matched >= 0]] = False  # continued or divided
-            self._lose(previous.track_ids[ended], previous.frame, np.flatnonzero(ended))
+        ended = np.zeros(0, dtype=np.int64)  # tracks that can no longer go on
+        if previous is not None:
+            stops = np.ones(previous.detections.num_cells, dtype=bool)
+            stops[links.matched[links.matched >= 0]] = False  # continued or divided
+            ended = previous.track_ids[stops]
+            if self.max_gap > 0:
+                self._lost.add(ended, previous.frame, np.flatnonzero(stops))
         self._recent.append(_Frame(frame, detections, track_ids))
         if self.max_gap > 0:
             # A track lost in frame f can be resumed up to frame f + max_gap + 1.
-            keep = self._lost_frames >= frame - self.max_gap
-            self._forget_lost(~keep)
+            ended = self._lost.forget(self._lost.frames < frame - self.max_gap)
+        if self.min_track_length > 1:
+            self._discard(self._lineage.short_lone_tracks(ended[ended > 0], self.min_track_length))
         return track_ids, self._lineage.parent_of(track_ids)
 
     def lineage(self) -> np.ndarray:
@@ -254,8 +263,7 @@ class Tracker:
             "recent": [{"frame": f.frame, "centers": f.detections.centers, "labels": f.detections.labels,
                         "embeddings": {name: _to_numpy(value) for name, value in f.detections.embeddings.items()},
                         "track_ids": f.track_ids} for f in self._recent],
-            "lost": {"track_ids": self._lost_track_ids.copy(), "frames": self._lost_frames.copy(),
-                     "cells": self._lost_cells.copy()},
+            "lost": self._lost.state_dict(),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -276,13 +284,10 @@ class Tracker:
                                  f"and {track_ids.shape} track ids")
             self._recent.append(_Frame(int(saved["frame"]), detections, track_ids))
         if self.max_gap > 0:
-            lost = state["lost"]
-            expect_keys(lost, ("track_ids", "frames", "cells"), "Tracker")
-            self._lost_track_ids, self._lost_frames, self._lost_cells = (
-                np.asarray(lost[key], dtype=np.int64).reshape(-1) for key in ("track_ids", "frames", "cells")
-            )
+            expect_keys(state["lost"], LostTracks.KEYS, "Tracker")
+            self._lost = LostTracks(state["lost"])
             if self._recent:
-                self._forget_lost(self._lost_frames < self._recent[-1].frame - self.max_gap)
+                self._lost.forget(self._lost.frames < self._recent[-1].frame - self.max_gap)
 
     # ---------------------------------------------------------------------------------------------
     def _link(self, detections: Detections, previous: Detections) -> Links:
@@ -319,11 +324,11 @@ class Tracker:
         resumed = np.zeros(detections.num_cells, dtype=np.int64)
         eligible = new.copy()
         for past in reversed(list(self._recent)[:-1]):  # most recently lost first; t-1 was linked already
-            lost = np.flatnonzero(self._lost_frames == past.frame)
+            lost = np.flatnonzero(self._lost.frames == past.frame)
             cells = np.flatnonzero(eligible)
             if len(lost) == 0 or len(cells) == 0:
                 continue
-            previous_cells = self._lost_cells[lost]
+            previous_cells = self._lost.cells[lost]
             pairs, similarities, iou = self._score(detections, past.detections, cells, previous_cells)
             if len(pairs) == 0:
                 continue
@@ -335,16 +340,11 @@ class Tracker:
             took = np.flatnonzero(matched >= 0)
             resumed[took] = past.track_ids[matched[took]]
             eligible[took] = False
-            self._forget_lost(np.isin(self._lost_track_ids, resumed[took]))
+            self._lost.forget(np.isin(self._lost.track_ids, resumed[took]))
         return resumed
 
-    def _lose(self, track_ids: np.ndarray, frame: int, cells: np.ndarray) -> None:
-        self._lost_track_ids = np.concatenate([self._lost_track_ids, track_ids])
-        self._lost_frames = np.concatenate([self._lost_frames, np.full(len(track_ids), frame, dtype=np.int64)])
-        self._lost_cells = np.concatenate([self._lost_cells, cells.astype(np.int64)])
-
-    def _forget_lost(self, drop: np.ndarray) -> None:
-        keep = ~drop
-        self._lost_track_ids = self._lost_track_ids[keep]
-        self._lost_frames = self._lost_frames[keep]
-        self._lost_cells = self._lost_cells[keep]
+    def _discard(self, track_ids: np.ndarray) -> None:
+        """Remove short lone tracks: from the lineage, and their cells' ids (0) in the frames kept."""
+        self._lineage.discard(track_ids)
+        for kept in self._recent:
+            kept.track_ids[np.isin(kept.track_ids, track_ids)] = 0

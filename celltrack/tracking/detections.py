@@ -15,15 +15,6 @@ def _to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
-def _index_like(x: Any, index: np.ndarray):
-    """``index`` as a tensor on ``x``'s device when ``x`` is a torch tensor, else as it is."""
-    if hasattr(x, "detach"):
-        import torch
-
-        return torch.as_tensor(index, device=x.device)
-    return index
-
-
 @dataclass(frozen=True)
 class Detections:
     """The cells of one frame, in detector order: cell i has label i + 1 in ``labels``.
@@ -81,7 +72,7 @@ class Detections:
             lookup = np.zeros(self.num_cells + 1, dtype=labels.dtype)
             lookup[1:][keep] = np.arange(1, keep.sum() + 1)
             labels = lookup[labels]
-        embeddings = {name: value[_index_like(value, keep)] for name, value in self.embeddings.items()}
+        embeddings = {name: value[keep] for name, value in self.embeddings.items()}  # numpy or torch alike
         return Detections(self.centers[keep], labels, embeddings)
 
     @cached_property

@@ -151,15 +151,6 @@ def frame_steps(
     return lineage
 
 
-def _select_instances(cells, keep: np.ndarray):
-    """The predictor's ``Instances`` where ``keep`` (N,) bool is True (None stays None)."""
-    if cells is None:
-        return None
-    import torch
-
-    return cells[torch.as_tensor(keep)]
-
-
 def _write(frame: int, image, cells, detections: Detections, tracker: Tracker, sinks: Sequence[Sink],
            image_size, after_frame) -> int:
     """Hand one frame, with its final track ids, to every sink; then ``after_frame``."""
@@ -167,7 +158,7 @@ def _write(frame: int, image, cells, detections: Detections, tracker: Tracker, s
     discarded = track_ids == 0  # cells of a short track the tracker discarded (``min_track_length``)
     if discarded.any():
         detections, track_ids, parent_ids = detections.select(~discarded), track_ids[~discarded], parent_ids[~discarded]
-        cells = _select_instances(cells, ~discarded)
+        cells = cells[~discarded] if cells is not None else None
     labels = detections.labels
     if labels is None:
         labels = np.zeros(image_size or np.shape(image)[:2], dtype=np.int32)

@@ -137,7 +137,7 @@ def add_celltrack_config(cfg: CN) -> None:
     # are not written): a detector's flicker on a faint out-of-focus nucleus or debris, not a cell. Outputs then
     # lag this many frames - 1 (+ MAX_GAP) behind the linking; tracks still going when the movie ends are kept.
     # 5: the best mean CT of off, 2, 3, 4, 5 on benchmarks/linker_validation.py's six movies with the shipped
-    # detector's own cells (the rows it printed; see README): 0.487 against 0.429 off (GOWT1 01 0.183 -> 0.535,
+    # detector's own cells (linker_validation.json): 0.487 against 0.429 off (GOWT1 01 0.183 -> 0.535,
     # where faint out-of-focus nuclei flicker in and out), at a small cost in TRA (mean 0.869 against 0.873:
     # short tracks of real cells the detector loses go too).
     # Cells given as label images (track_video --masks) are never discarded. 0 or 1 = off (the paper; a Tracker

@@ -26,6 +26,7 @@ def test_the_shipped_model_is_small_and_loads_into_its_config():
     # version's (LinkModel.from_config refuses weights fitted for other features).
     validation = json.loads((Path(__file__).parents[1] / "benchmarks" / "linker_validation.json").read_text())
     assert cfg.CELLTRACK.TRACKER.METHOD == validation["chosen_rule"]
+    assert cfg.CELLTRACK.TRACKER.MIN_TRACK_LENGTH == validation["chosen_min_track_length"]
     assert LinkModel.from_config(cfg) is not None
     predictor = CellTrackPredictor(cfg)  # refuses weights that do not fit
     assert next(predictor.model.parameters()).dtype == torch.float32

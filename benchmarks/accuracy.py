@@ -93,7 +93,7 @@ def celltrack_rows(seq: SequenceData, gt_masks: bool, models: Dict[str, Model],
                    predictors: Dict[str, CellTrackPredictor], args, work: Path) -> Tuple[List[dict], Dict[str, float]]:
     """Every CellTrack variant on one sequence: detect (or embed the GT cells) once per model, then link the
     cached cells with each variant's tracker. Returns the rows and the seconds per frame of each model."""
-    cells, rows, timings = ("gt" if gt_masks else "celltrack"), [], {}
+    cells, rows, timings = ("gt TRA markers" if gt_masks else "celltrack"), [], {}
     shape = read_frame(seq.frame_paths[0], 0).shape
     for key, model in models.items():
         variants = [variant for variant in VARIANTS if variant.model == key]

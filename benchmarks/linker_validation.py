@@ -27,7 +27,9 @@ models and each value of ``PERSISTENCES`` / ``RESCUES``; the other rows use the 
 Ground-truth cells have no false detections, so ``CELLTRACK.TRACKER.MIN_TRACK_LENGTH`` (which discards
 short tracks: a detector's flickers) is chosen on the same six movies' cells as the config's detector finds
 them (rows with ``"cells": "own"``; the config's tracker with each value of ``TRACK_LENGTHS``): the best mean
-CT, ties to the shorter. Writes benchmarks/linker_validation.json.
+CT, ties to the shorter. So are ``MAX_GAP`` and ``FILL_GAPS`` (each pair of ``GAPS``, the other options the
+config's; ties to the shorter gap, then to not filling): a detector misses cells that ground-truth cells never
+lack. Own rows also carry SEG (filled gaps are masks). Writes benchmarks/linker_validation.json.
 """
 from __future__ import annotations
 
@@ -66,9 +68,14 @@ METRICS = ("DET", "TRA", "CT", "TF", "BC(2)", "CCA", "BIO(2)")
 PENALTIES = (1e-4, 1e-3, 1e-2, 1e-1)
 PERSISTENCES = (0, 2, 3, 4)  # CELLTRACK.TRACKER.DIVISION_PERSISTENCE
 RESCUES = (1.0, 0.2, 0.1, 0.05, 0.02)  # CELLTRACK.TRACKER.RESCUE_THRESHOLD (1.0: off)
-TRACK_LENGTHS = (0, 2, 3, 4, 5)  # CELLTRACK.TRACKER.MIN_TRACK_LENGTH (0: off), on the detector's own cells
+TRACK_LENGTHS = (0, 2, 3, 4, 5, 7, 10)  # CELLTRACK.TRACKER.MIN_TRACK_LENGTH (0: off), on the detector's own cells
+GAPS = ((0, False), (1, False), (2, False), (1, True), (2, True), (3, True))  # (MAX_GAP, FILL_GAPS), own cells
 DIMMER = dict(contrast=0.55, cell_contrast=(1.0, 1.0), cell_seed=0, gamma=1.0, offset=0.0, illumination=(0.0, 1.0, 0.0),
               blur_sigma=0.0, gaussian_noise=0.06, poisson_noise=0.0)
+
+
+def gap_name(max_gap: int, fill: bool) -> str:
+    return f"celltrack (max gap {max_gap}{', filled' if fill else ''})"
 
 
 def dimmer_movie(root: Path, out: Path) -> Path:
@@ -104,8 +111,9 @@ def every_second_frame(root: Path, out: Path) -> Path:
 
 
 def ground_truth_cells(root: Path, sequence: str, frames: range) -> list:
-    """Label images of every annotated cell (SEG mask, else TRA marker), identities removed."""
-    records = load_ctc_sequence(root, sequence)
+    """Label images of every cell's TRA marker (the tracking ground truth; as ``sequences.gt_labels``),
+    identities removed."""
+    records = load_ctc_sequence(root, sequence, mask_source=("TRA",))
     result = []
     for frame in frames:
         record = records[frame]
@@ -172,12 +180,14 @@ def main() -> None:
             own = [predictor.segment(image)[1] for image in tqdm(images, desc=f"detecting {movie}")]
             runs = [(name, {"min_track_length": 0, **options}, cells, "gt") for name, options in linkers.items()]
             runs += [(f"celltrack (min track length {k})", {"min_track_length": k}, own, "own") for k in TRACK_LENGTHS]
+            runs += [(gap_name(*gap), {"max_gap": gap[0], "fill_gaps": gap[1]}, own, "own") for gap in GAPS]
             for name, options, frames, kind in runs:
                 tracker = Tracker(cfg, similarity=predictor.similarity, **options)
                 out = work / "result"
                 shutil.rmtree(out, ignore_errors=True)
                 write_tracked_sequence(frames, tracker, out, images[0].shape, len(images))
-                rows.append({"movie": movie, "method": name, "cells": kind, **evaluate_ctc(out, gt, metrics=METRICS)})
+                metrics = METRICS + (("SEG",) if kind == "own" else ())  # the own cells' masks: SEG too
+                rows.append({"movie": movie, "method": name, "cells": kind, **evaluate_ctc(out, gt, metrics=metrics)})
                 print({k: rows[-1][k] for k in ("movie", "method", *METRICS, "divisions")}, flush=True)
             shutil.rmtree(work / "laptrack", ignore_errors=True)
             link_laptrack(labels, work / "laptrack", **laptrack_options()[0])
@@ -186,8 +196,8 @@ def main() -> None:
             print({k: rows[-1][k] for k in ("movie", "method", *METRICS, "divisions")}, flush=True)
     methods = {r["method"] for r in rows}
     mean_ct = {name: float(np.mean([r["CT"] for r in rows if r["method"] == name])) for name in methods}
-    own_means = {name: {m: float(np.mean([r[m] for r in rows if r["method"] == name])) for m in ("DET", "TRA", "CT")}
-                 for name in methods if name.startswith("celltrack (min track length")}
+    own_means = {name: {m: float(np.mean([r[m] for r in rows if r["method"] == name])) for m in ("SEG", "DET", "TRA", "CT")}
+                 for name in methods if {r["cells"] for r in rows if r["method"] == name} == {"own"}}
     best_penalty = max(PENALTIES, key=lambda p: mean_ct[f"celltrack (learned, refitted, l2 {p:g})"])
     best_rule = max(METHODS, key=lambda rule: mean_ct[f"celltrack ({rule})"])
     # Ties go to the shorter probation (outputs lag it by k - 1 frames).
@@ -196,14 +206,18 @@ def main() -> None:
     best_rescue = max(RESCUES, key=lambda r: (round(mean_ct[f"celltrack (learned, rescue {r:g})"], 4), r))
     # Ties go to the shorter (fewer cells discarded, outputs lag it by k - 1 frames).
     best_length = max(TRACK_LENGTHS, key=lambda k: (round(mean_ct[f"celltrack (min track length {k})"], 4), -k))
+    # Ties go to the shorter gap (outputs lag it), then to not filling.
+    best_gap = max(GAPS, key=lambda g: (round(mean_ct[gap_name(*g)], 4), -g[0], not g[1]))
     result = {"command": "python benchmarks/linker_validation.py", "config_file": args.config_file,
               "movies": sorted({r["movie"] for r in rows}), "mean_CT": mean_ct, "chosen_l2": best_penalty,
               "chosen_rule": best_rule, "chosen_division_persistence": best_persistence,
               "chosen_rescue_threshold": best_rescue, "own_cells_means": own_means,
-              "chosen_min_track_length": best_length, "rows": rows}
+              "chosen_min_track_length": best_length, "chosen_max_gap": best_gap[0], "chosen_fill_gaps": best_gap[1],
+              "rows": rows}
     (HERE / "linker_validation.json").write_text(json.dumps(result, indent=1, default=float) + "\n")
     print(f"mean CT: {json.dumps(mean_ct, indent=1)}\nchosen l2 {best_penalty}, rule {best_rule}, "
-          f"division persistence {best_persistence}, rescue threshold {best_rescue}, min track length {best_length}; "
+          f"division persistence {best_persistence}, rescue threshold {best_rescue}, min track length {best_length}, "
+          f"max gap {best_gap[0]} (fill gaps {best_gap[1]}); "
           f"wrote {HERE / 'linker_validation.json'}")
 
 

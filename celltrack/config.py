@@ -94,6 +94,10 @@ def add_celltrack_config(cfg: CN) -> None:
     cfg.CELLTRACK.TRACKER.ALPHA = 0.1
     # Frames a lost track may be resumed after (0 = the paper: tracks end when nothing matches).
     cfg.CELLTRACK.TRACKER.MAX_GAP = 0
+    # A resumed track goes on through its gap: each frame it was missed in gets its last mask moved along the
+    # line to the resumed cell (where no other cell is), instead of the gap being a parent link with one child
+    # (the CTC form of a gap). Outputs then lag at least MAX_GAP frames.
+    cfg.CELLTRACK.TRACKER.FILL_GAPS = False
     # Candidate t-1 cells considered per cell in t (nearest by centre); bounds the linker's cost.
     cfg.CELLTRACK.TRACKER.NUM_CANDIDATES = 10
     # Pixels; t-1 cells farther than this are candidates only if their masks overlap (0 = no limit).

@@ -75,6 +75,34 @@ class Detections:
         embeddings = {name: value[keep] for name, value in self.embeddings.items()}  # numpy or torch alike
         return Detections(self.centers[keep], labels, embeddings)
 
+    def moved_mask(self, cell: int, shift: np.ndarray) -> np.ndarray:
+        """(H, W) bool: the pixels of cell ``cell`` (label ``cell + 1``) moved by ``shift`` (x, y), rounded
+        to whole pixels; what leaves the frame is cut."""
+        mask = self.labels == cell + 1
+        dx, dy = np.round(shift).astype(int)
+        moved = np.zeros_like(mask)
+        height, width = mask.shape
+        moved[max(dy, 0):height + min(dy, 0), max(dx, 0):width + min(dx, 0)] = \
+            mask[max(-dy, 0):height + min(-dy, 0), max(-dx, 0):width + min(-dx, 0)]
+        return moved
+
+    def with_cell(self, center: np.ndarray, mask: Optional[np.ndarray], embeddings: Mapping[str, Any]) -> "Detections":
+        """These cells and one more after them (label N + 1): ``mask`` (H, W) bool is painted where no cell
+        is (None without a label image), ``embeddings`` holds its (1, D) row per head."""
+        labels = self.labels
+        if labels is not None:
+            labels = labels.copy()
+            labels[mask & (labels == 0)] = self.num_cells + 1
+        joined = {}
+        for name, value in self.embeddings.items():
+            if hasattr(value, "detach"):  # torch, as the predictor's cells carry them
+                import torch
+
+                joined[name] = torch.cat([value, torch.as_tensor(embeddings[name]).to(value)])
+            else:
+                joined[name] = np.concatenate([value, _to_numpy(embeddings[name])])
+        return Detections(np.vstack([self.centers, np.reshape(center, (1, 2))]), labels, joined)
+
     @cached_property
     def areas(self) -> np.ndarray:
         """(N,) pixel area of each cell in the label image (NaN without one); counted once per frame."""

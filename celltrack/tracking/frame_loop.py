@@ -32,7 +32,8 @@ class TrackedFrame:
     Attributes:
         frame: index in the movie, from 0.
         image: the raw frame (None when tracking cells computed earlier, without their images).
-        cells: the predictor's ``Instances`` (None for cells computed earlier, or linked before a resume).
+        cells: the predictor's ``Instances`` (None for cells computed earlier, or linked before a resume);
+            cells the tracker filled into a gap come after them in ``detections`` and have none.
         detections: the cells as linked: ``labels`` (cell i has label i + 1), ``centers`` (mask centroids).
         track_ids, parent_ids: (N,) int64, from the tracker (parent 0 = none).
         labels: (H, W) label image of the cells (zeros for a frame without cells and without labels).
@@ -125,20 +126,20 @@ def frame_steps(
     Returns:
         The tracker's lineage, (T, 4) rows ``[track_id, first_frame, last_frame, parent_id]``.
     """
-    waiting: deque = deque()  # (frame, image, cells, detections) linked, whose track ids may still change
+    waiting: deque = deque()  # (frame, image, cells) linked, whose track ids (and cells) may still change
     for frame, (image, given) in enumerate(frames):
         if frame < start_frame:
             continue
         if tracker.last_frame is not None and frame <= tracker.last_frame:
             # Linked before the run was interrupted, not yet written: the tracker holds its cells.
-            waiting.append((frame, image, None, tracker.frame_detections(frame)))
+            waiting.append((frame, image, None))
             continue
         cells, detections = segment(image, given)
         start = time.perf_counter()
         tracker.update(frame, detections)
         if timings is not None:
             timings["linking"] = timings.get("linking", 0.0) + time.perf_counter() - start
-        waiting.append((frame, image, cells, detections))
+        waiting.append((frame, image, cells))
         if waiting[0][0] > frame - tracker.lag and after_frame is not None:
             after_frame(waiting[0][0] - 1)  # linked, nothing to write yet: save what was linked
         while waiting and waiting[0][0] <= frame - tracker.lag:
@@ -151,14 +152,15 @@ def frame_steps(
     return lineage
 
 
-def _write(frame: int, image, cells, detections: Detections, tracker: Tracker, sinks: Sequence[Sink],
+def _write(frame: int, image, cells, tracker: Tracker, sinks: Sequence[Sink],
            image_size, after_frame) -> int:
-    """Hand one frame, with its final track ids, to every sink; then ``after_frame``."""
+    """Hand one frame, with its final track ids and cells, to every sink; then ``after_frame``."""
+    detections = tracker.frame_detections(frame)  # with the cells filled into a gap (``fill_gaps``), after the others
     track_ids, parent_ids = tracker.frame_ids(frame)
     discarded = track_ids == 0  # cells of a short track the tracker discarded (``min_track_length``)
     if discarded.any():
         detections, track_ids, parent_ids = detections.select(~discarded), track_ids[~discarded], parent_ids[~discarded]
-        cells = cells[~discarded] if cells is not None else None
+        cells = cells[~discarded[:len(cells)]] if cells is not None else None
     labels = detections.labels
     if labels is None:
         labels = np.zeros(image_size or np.shape(image)[:2], dtype=np.int32)

@@ -75,6 +75,11 @@ class LineageTable:
         self._data[: self._size, 2][self._data[: self._size, 2] == track_id] = into
         self._data[source] = (-1, -1, 0)
 
+    def lengths(self, track_ids: np.ndarray) -> np.ndarray:
+        """(n,) frames from first to last of each track."""
+        first, last = self._data[np.asarray(track_ids, dtype=np.int64) - 1, :2].T
+        return last - first + 1
+
     def short_lone_tracks(self, track_ids: np.ndarray, min_length: int) -> np.ndarray:
         """The tracks among ``track_ids`` that last fewer than ``min_length`` frames and have neither a parent
         nor children."""

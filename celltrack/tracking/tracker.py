@@ -21,11 +21,15 @@ Decisions the paper leaves open, and what the tracker does:
 * A cell that vanishes for a frame: with ``max_gap = 0`` (the paper) its track ends and the cell comes
   back as a new track. With ``max_gap = k`` a track that ended without dividing is kept for k frames; a
   cell that would otherwise start a parentless track may resume it if its fused similarity to the
-  track's last cell is at least ``min_similarity`` or their mask IoU at least ``alpha`` (one-to-one, most
-  recently lost tracks first, by maximum total link weight). The CTC format forbids gaps inside a
+  track's last cell is at least ``min_similarity`` or their mask IoU at least ``alpha`` (the "learned"
+  rule: if the link model's probability is at least ``link_threshold``), one-to-one, most recently lost
+  tracks first, by maximum total link weight. The CTC format forbids gaps inside a
   track (py-ctcmetrics' validation wants a track's label in every frame from first to last), so the
   resumed cell gets a new track id whose parent_id is the lost track: a gap is recorded as a parent
-  link with one child, which is how it is told from a division.
+  link with one child, which is how it is told from a division. With ``fill_gaps`` the track goes on
+  instead, and each frame it was missed in gets a cell: its last mask moved along the line to the
+  resumed cell, where no other cell is (a detector's miss of a dim cell mid-track is a cell there, not
+  a break of its track); outputs lag at least ``max_gap`` frames.
 * A division must be a real event: with ``division_persistence = k > 1`` both daughters must be seen in
   their first k frames. When one daughter's track ends sooner (a fragment or a duplicate detection next
   to a cell, taken as its second daughter) while the other goes on, the division is undone: the other
@@ -35,7 +39,8 @@ Decisions the paper leaves open, and what the tracker does:
 * A track must be a real cell: with ``min_track_length = k > 1`` a track without parent or daughters that
   ends (can no longer be resumed) before it has lasted k frames was a flicker of the detector (a faint
   out-of-focus nucleus, debris), not a cell: it is discarded, its cells get track id 0 and are not written
-  (lag ``k - 1 + max_gap``). Tracks still going when the movie ends are kept.
+  (lag ``k - 1 + max_gap``). Tracks still going when the movie ends are kept. Only a track that lasted k
+  frames is resumed after a gap (flickers are not chained into tracks).
 """
 from collections import deque
 from typing import Any, Deque, Dict, Mapping, NamedTuple, Optional, Tuple
@@ -93,6 +98,7 @@ class Tracker:
         rescue_threshold: float = 1.0,
         division_persistence: int = 0,
         min_track_length: int = 0,
+        fill_gaps: bool = False,
     ):
         """
         Args:
@@ -115,6 +121,8 @@ class Tracker:
             division_persistence: frames from its birth that each daughter of a division must be seen in
                 for the division to stand (0 or 1: every division stands at once).
             min_track_length: least frames of a track without parent or daughters (0 or 1: keep all).
+            fill_gaps: a resumed track goes on through its gap, filled with its moved last cell
+                (``max_gap`` > 0); else the gap is a parent link with one child.
         """
         if method not in METHODS:
             raise ValueError(f"Tracker: method must be one of {METHODS}, got {method!r}")
@@ -138,7 +146,9 @@ class Tracker:
         self.division_threshold, self.rescue_threshold = float(division_threshold), float(rescue_threshold)
         self.division_persistence, self.min_track_length = int(division_persistence), int(min_track_length)
         probation = self.min_track_length - 1 + self.max_gap if self.min_track_length > 1 else 0
-        self.lag = max(self.division_persistence - 1, probation, 0)  # frames whose track ids may still change
+        self.fill_gaps = bool(fill_gaps) and self.max_gap > 0
+        # frames whose track ids (and, filling gaps, cells) may still change
+        self.lag = max(self.division_persistence - 1, probation, self.max_gap if self.fill_gaps else 0)
         self._reset()
 
     @classmethod
@@ -160,6 +170,7 @@ class Tracker:
             "rescue_threshold": tracker.RESCUE_THRESHOLD,
             "division_persistence": tracker.DIVISION_PERSISTENCE,
             "min_track_length": tracker.MIN_TRACK_LENGTH,
+            "fill_gaps": tracker.FILL_GAPS,
         }
 
     def _reset(self) -> None:
@@ -203,7 +214,11 @@ class Tracker:
             track_ids[continues] = previous.track_ids[links.matched[continues]]
             new_parents[daughters] = previous.track_ids[links.matched[daughters]]
         if self.max_gap > 0:
-            new_parents += self._close_gaps(frame, detections, links.matched < 0)
+            resumed, origins = self._close_gaps(frame, detections, links.matched < 0)
+            if self.fill_gaps:
+                filled = self._fill_gaps(frame, detections, resumed, origins)
+                track_ids[filled], continues[filled], resumed[filled] = resumed[filled], True, 0
+            new_parents += resumed
         starts = ~continues
         track_ids[starts] = self._lineage.new_tracks(frame, new_parents[starts])
         self._lineage.extend(track_ids[continues], frame)
@@ -319,12 +334,16 @@ class Tracker:
         return score_pairs(detections, previous, self.similarity, self.num_candidates, self.max_distance,
                            cells, previous_cells)
 
-    def _close_gaps(self, frame: int, detections: Detections, new: np.ndarray) -> np.ndarray:
-        """(N,) id of the lost track each new cell resumes (0 for none); resumed tracks leave the lost set."""
+    def _close_gaps(self, frame: int, detections: Detections, new: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """(N,) id of the lost track each new cell resumes (0 for none) and (N, 2) the frame and index of
+        that track's last cell; resumed tracks leave the lost set."""
         resumed = np.zeros(detections.num_cells, dtype=np.int64)
+        origins = np.full((detections.num_cells, 2), -1, dtype=np.int64)
         eligible = new.copy()
         for past in reversed(list(self._recent)[:-1]):  # most recently lost first; t-1 was linked already
             lost = np.flatnonzero(self._lost.frames == past.frame)
+            if self.min_track_length > 1:  # a track not yet long enough to be a cell (a flicker) is not resumed
+                lost = lost[self._lineage.lengths(self._lost.track_ids[lost]) >= self.min_track_length]
             cells = np.flatnonzero(eligible)
             if len(lost) == 0 or len(cells) == 0:
                 continue
@@ -332,16 +351,53 @@ class Tracker:
             pairs, similarities, iou = self._score(detections, past.detections, cells, previous_cells)
             if len(pairs) == 0:
                 continue
-            fused = fuse_similarities(similarities, len(pairs))
-            allowed = (fused >= self.min_similarity) | overlap_allows(iou, self.alpha)
-            matched = max_weight_matching(
-                pairs[allowed], (fused + iou)[allowed], detections.num_cells, past.detections.num_cells
-            )
+            if self.method == "learned":  # the link model's probability, the displacement across the gap
+                model = self.link_model
+                weight = model.link_probability(model.link_features(
+                    pairs, similarities, iou, detections.centers, past.detections.centers, detections.areas,
+                    past.detections.areas))
+                allowed = weight >= self.link_threshold
+            else:
+                weight = fuse_similarities(similarities, len(pairs))
+                allowed = (weight >= self.min_similarity) | overlap_allows(iou, self.alpha)
+                weight = weight + iou
+            matched = max_weight_matching(pairs[allowed], weight[allowed], detections.num_cells, past.detections.num_cells)
             took = np.flatnonzero(matched >= 0)
             resumed[took] = past.track_ids[matched[took]]
+            origins[took, 0], origins[took, 1] = past.frame, matched[took]
             eligible[took] = False
             self._lost.forget(np.isin(self._lost.track_ids, resumed[took]))
-        return resumed
+        return resumed, origins
+
+    def _fill_gaps(self, frame: int, detections: Detections, resumed: np.ndarray, origins: np.ndarray) -> np.ndarray:
+        """(N,) bool: the resumed cells whose track goes on through its gap. Each frame it was missed in gets
+        the track's last cell moved along the line to the resumed cell, on pixels no cell holds; where that
+        leaves it no pixel, the gap stays (a parent link)."""
+        filled = np.zeros(len(resumed), dtype=bool)
+        for cell in np.flatnonzero(resumed):
+            last = self._recent_frame(int(origins[cell, 0]))
+            last_cell, start = int(origins[cell, 1]), last.detections.centers[origins[cell, 1]]
+            steps = []
+            for index, kept in enumerate(self._recent):
+                if not last.frame < kept.frame < frame:
+                    continue
+                shift = (detections.centers[cell] - start) * (kept.frame - last.frame) / (frame - last.frame)
+                center, mask = start + shift, None
+                if last.detections.labels is not None:
+                    mask = last.detections.moved_mask(last_cell, shift) & (kept.detections.labels == 0)
+                    if not mask.any():
+                        break
+                    ys, xs = np.nonzero(mask)
+                    center = (xs.mean(), ys.mean())
+                steps.append((index, center, mask))
+            else:
+                embeddings = {name: value[last_cell:last_cell + 1] for name, value in last.detections.embeddings.items()}
+                for index, center, mask in steps:
+                    kept = self._recent[index]
+                    self._recent[index] = _Frame(kept.frame, kept.detections.with_cell(center, mask, embeddings),
+                                                 np.append(kept.track_ids, resumed[cell]))
+                filled[cell] = True
+        return filled
 
     def _discard(self, track_ids: np.ndarray) -> None:
         """Remove short lone tracks: from the lineage, and their cells' ids (0) in the frames kept."""

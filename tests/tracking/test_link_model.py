@@ -139,3 +139,14 @@ def test_margins_rank_a_cell_s_candidates_whatever_the_head_s_overall_level():
     # candidate keeps positive evidence instead of being pushed below "a new cell"
     doubtful = np.array([-3.0, -6.0, -8.0, -4.0, -5.0, -7.0])
     assert candidate_margins(pairs, doubtful).tolist() == [3.0, -3.0, -5.0, 0.0, 2.0, -2.0]
+
+
+def test_learned_gap_closing_resumes_by_the_link_model():
+    def run(x):  # the cell is missed in frame 1 and comes back at x in frame 2
+        tracker = Tracker(method="learned", link_model=_model(), max_gap=1)
+        tracker.update(0, _frame([(30, 30), (70, 70)], [8, 8]))
+        tracker.update(1, _frame([(70, 70)], [8]))
+        return tracker.update(2, _frame([(x, 30), (70, 70)], [8, 8]))[1]
+
+    assert run(33).tolist() == [1, 0]  # 3 px: p = 0.69, resumed (a parent link with one child)
+    assert run(40).tolist() == [0, 0]  # 10 px: p = 0.12, below the link threshold: a new track

@@ -58,11 +58,16 @@ def test_daughters_and_resumed_tracks_are_not_lone():
     divided = [MOTHER, DAUGHTERS, DAUGHTERS, frame(cell(40, 40, 0))]
     _, lineage, _ = run(divided, min_track_length=5)
     assert lineage == run(divided)[1] and [row[3] for row in lineage] == [0, 1, 1]  # short daughters: a parent
-    gap = [frame(A), frame(A, FLICKER), frame(A), frame(A, FLICKER), frame(A, FLICKER), frame(A)]
+    gap = [frame(A, FLICKER), frame(A, FLICKER), frame(A, FLICKER), frame(A), frame(A, FLICKER), frame(A), frame(A)]
     _, lineage, _ = run(gap, max_gap=1, min_track_length=3)
-    assert lineage == [[1, 0, 5, 0], [2, 1, 1, 0], [3, 3, 4, 2]]  # resumed: a parent link with one child
+    assert lineage == [[1, 0, 6, 0], [2, 0, 2, 0], [3, 4, 4, 2]]  # resumed: a parent link with one child
     _, lineage, _ = run(gap, min_track_length=3)
-    assert lineage == [[1, 0, 5, 0]]
+    assert lineage == [[1, 0, 6, 0], [2, 0, 2, 0]]
+    # A track shorter than min_track_length is not resumed (flickers are not chained into a track).
+    flickers = [frame(A), frame(A, FLICKER), frame(A), frame(A, FLICKER), frame(A, FLICKER), frame(A), frame(A)]
+    _, lineage, _ = run(flickers, max_gap=1, min_track_length=3)
+    assert lineage == [[1, 0, 6, 0]]
+    assert run(flickers, max_gap=1)[1] == [[1, 0, 6, 0], [2, 1, 1, 0], [3, 3, 4, 2]]
 
 
 def test_the_config_sets_it():

@@ -20,7 +20,7 @@ from celltrack.data import read_frame
 from celltrack.evaluation import write_tracked_sequence
 from celltrack.evaluation.baselines import classical_segmentation, link_laptrack
 from celltrack.tracking.predictor import CellTrackPredictor
-from celltrack.tracking.tracker import Detections, Tracker
+from celltrack.tracking.tracker import GIVEN_CELLS, Detections, Tracker
 from common import HEADS, REPO, fresh, log, timed
 from sequences import SequenceData, find_sequences, mark_training_data, score_row, skipped_row
 from variants import VARIANTS, Model, build_models, missing_weights, model_cfg
@@ -105,7 +105,7 @@ def celltrack_rows(seq: SequenceData, gt_masks: bool, models: Dict[str, Model],
         timings[key] = fill_cache(predictors[key], seq, cache, gt_masks)
         for variant in variants:
             tracker = Tracker(model_cfg(args, model, variant.tracker_opts), similarity=predictors[key].similarity,
-                              **({"min_track_length": 0} if gt_masks else {}))  # given cells are all kept
+                              **(GIVEN_CELLS if gt_masks else {}))  # as track_video --masks
             out = result_dir(work, seq, variant.method, gt_masks)
             frames = cached_frames(cache, seq.num_frames, variant.heads)
             _, seconds = timed(write_tracked_sequence, frames, tracker, out, shape, seq.num_frames)

@@ -92,12 +92,17 @@ def add_celltrack_config(cfg: CN) -> None:
     # Least mask IoU with a t-1 cell for an overlap link (paper: 0.1, where a cell whose best overlap is below
     # it starts a new track; the "global" and "learned" rules may still link it by similarity).
     cfg.CELLTRACK.TRACKER.ALPHA = 0.1
-    # Frames a lost track may be resumed after (0 = the paper: tracks end when nothing matches).
-    cfg.CELLTRACK.TRACKER.MAX_GAP = 0
+    # Frames a lost track may be resumed after (0 = the paper: tracks end when nothing matches). With
+    # MIN_TRACK_LENGTH k > 1 only a track that lasted k frames is resumed (flickers are not chained).
+    cfg.CELLTRACK.TRACKER.MAX_GAP = 3
     # A resumed track goes on through its gap: each frame it was missed in gets its last mask moved along the
     # line to the resumed cell (where no other cell is), instead of the gap being a parent link with one child
-    # (the CTC form of a gap). Outputs then lag at least MAX_GAP frames.
-    cfg.CELLTRACK.TRACKER.FILL_GAPS = False
+    # (the CTC form of a gap). Outputs then lag at least MAX_GAP frames. MAX_GAP 3 with FILL_GAPS: the best mean
+    # CT + TRA of gaps 0, 1, 2 and 1, 2, 3 filled on benchmarks/linker_validation.py's six movies with the shipped
+    # detector's own cells (1.360 against 1.356 for no gap; 1, 2 unfilled: 1.352, 1.345, their parent links cut
+    # tracks; linker_validation.json). A Tracker built without a config: 0 / off. Cells given as label images
+    # (track_video --masks) get no gap closing (tracker.GIVEN_CELLS).
+    cfg.CELLTRACK.TRACKER.FILL_GAPS = True
     # Candidate t-1 cells considered per cell in t (nearest by centre); bounds the linker's cost.
     cfg.CELLTRACK.TRACKER.NUM_CANDIDATES = 10
     # Pixels; t-1 cells farther than this are candidates only if their masks overlap (0 = no limit).
@@ -126,9 +131,10 @@ def add_celltrack_config(cfg: CN) -> None:
     cfg.CELLTRACK.TRACKER.DIVISION_THRESHOLD = 0.5
     # Least probability of a rescued link: after the links and divisions, a cell of t left without a t-1
     # cell may still continue a t-1 cell that nothing continued (one-to-one, link_model.rescue_links).
-    # 0.1: the best mean CT of off, 0.2, 0.1, 0.05, 0.02 on benchmarks/linker_validation.py's six movies, with
-    # the earlier and with the shipped link models (0.05 ties). >= LINK_THRESHOLD: no rescue (the paper).
-    cfg.CELLTRACK.TRACKER.RESCUE_THRESHOLD = 0.1
+    # 0.2: the best mean CT of off, 0.2, 0.1, 0.05, 0.02 on benchmarks/linker_validation.py's six movies with the
+    # shipped link models and GOWT1 01's cells as its TRA markers in every frame (0.892 against 0.891 for 0.1 and
+    # 0.05, 0.875 off; GOWT1 01 0.807 against 0.800, the other movies equal). >= LINK_THRESHOLD: off (the paper).
+    cfg.CELLTRACK.TRACKER.RESCUE_THRESHOLD = 0.2
     # A division stands only if both daughters are seen in their first this many frames; when one daughter's
     # track ends sooner (a fragment or duplicate next to a cell) the other continues the mother's track and
     # the short one loses its parent. Outputs then lag this many frames - 1 behind the linking. 2: the best
@@ -140,10 +146,10 @@ def add_celltrack_config(cfg: CN) -> None:
     # A track without parent or daughters that ends before it has lasted this many frames is discarded (its cells
     # are not written): a detector's flicker on a faint out-of-focus nucleus or debris, not a cell. Outputs then
     # lag this many frames - 1 (+ MAX_GAP) behind the linking; tracks still going when the movie ends are kept.
-    # 5: the best mean CT of off, 2, 3, 4, 5 on benchmarks/linker_validation.py's six movies with the shipped
-    # detector's own cells (linker_validation.json): 0.487 against 0.429 off (GOWT1 01 0.183 -> 0.535,
-    # where faint out-of-focus nuclei flicker in and out), at a small cost in TRA (mean 0.869 against 0.873:
-    # short tracks of real cells the detector loses go too).
+    # 5: the best mean CT + TRA of off, 2, 3, 4, 5, 7, 10 on benchmarks/linker_validation.py's six movies with the
+    # shipped detector's own cells (linker_validation.json): 1.356 against 1.302 off (CT 0.487 against 0.429; GOWT1
+    # 01 0.535 against 0.183, where faint out-of-focus nuclei flicker in and out). CT alone keeps rising (0.494 at
+    # 10) while TRA falls (0.860 at 10, 0.869 at 5, 0.873 off): short tracks of real cells the detector loses go too.
     # Cells given as label images (track_video --masks) are never discarded. 0 or 1 = off (the paper; a Tracker
     # built without a config).
     cfg.CELLTRACK.TRACKER.MIN_TRACK_LENGTH = 5

@@ -27,6 +27,9 @@ def test_the_shipped_model_is_small_and_loads_into_its_config():
     validation = json.loads((Path(__file__).parents[1] / "benchmarks" / "linker_validation.json").read_text())
     assert cfg.CELLTRACK.TRACKER.METHOD == validation["chosen_rule"]
     assert cfg.CELLTRACK.TRACKER.MIN_TRACK_LENGTH == validation["chosen_min_track_length"]
+    assert cfg.CELLTRACK.TRACKER.MAX_GAP == validation["chosen_max_gap"]
+    assert cfg.CELLTRACK.TRACKER.FILL_GAPS == validation["chosen_fill_gaps"]
+    assert cfg.CELLTRACK.TRACKER.RESCUE_THRESHOLD == validation["chosen_rescue_threshold"]
     assert LinkModel.from_config(cfg) is not None
     predictor = CellTrackPredictor(cfg)  # refuses weights that do not fit
     assert next(predictor.model.parameters()).dtype == torch.float32
@@ -62,3 +65,25 @@ def test_given_masks_are_never_discarded_as_short_tracks(tmp_path):
     assert track_video.main([str(tmp_path / "movie"), "--output", str(out), "--masks", str(tmp_path / "masks")]) == 0
     assert json.loads((out / "summary.json").read_text())["cells"] == 5
     assert len(np.unique(tifffile.imread(out / "res" / "mask001.tif"))) == 3  # background and both cells
+
+
+def test_given_masks_get_no_gap_closing(tmp_path):
+    # MAX_GAP / FILL_GAPS (on in the shipped config) bridge the detector's misses; a given cell that vanishes
+    # has left, and a cell that appears near where it was is another cell: no parent link, no filled frame.
+    cfg = model_zoo.get_config().CELLTRACK.TRACKER
+    assert cfg.MAX_GAP >= 1 and cfg.FILL_GAPS
+    (tmp_path / "movie").mkdir()
+    (tmp_path / "masks").mkdir()
+    yy, xx = np.mgrid[:96, :96]
+    for t in range(10):
+        labels = np.zeros((96, 96), np.uint16)
+        labels[(xx - 30) ** 2 + (yy - 40) ** 2 <= 64] = 1
+        if t != 6:  # frames 0-5 one cell, 7-9 another at nearly the same place
+            labels[(xx - 70 - (t > 6)) ** 2 + (yy - 70) ** 2 <= 64] = 2 if t < 6 else 3
+        tifffile.imwrite(tmp_path / "movie" / f"t{t:03d}.tif", (100 + 400 * (labels > 0)).astype(np.uint16))
+        tifffile.imwrite(tmp_path / "masks" / f"man_seg{t:03d}.tif", labels)
+    out = tmp_path / "out"
+    assert track_video.main([str(tmp_path / "movie"), "--output", str(out), "--masks", str(tmp_path / "masks")]) == 0
+    lineage = np.loadtxt(out / "res" / "res_track.txt", dtype=int).reshape(-1, 4)
+    assert len(lineage) == 3 and (lineage[:, 3] == 0).all()
+    assert len(np.unique(tifffile.imread(out / "res" / "mask006.tif"))) == 2  # background and the still cell

@@ -14,7 +14,7 @@ from ..checkpoint import load_trained_weights
 from ..data.normalize import to_network_input
 from .labels import boxes_from_labels, centers_from_labels, labels_from_masks, track_label_image  # noqa: F401
 from .state import expect_keys
-from .tracker import Detections, Similarity, Tracker
+from .tracker import GIVEN_CELLS, Detections, Similarity, Tracker
 
 EMBEDDING_FIELDS = ("visual_embeddings", "spatial_embeddings")
 
@@ -156,9 +156,10 @@ class CellTrackPredictor:
         """A fresh tracker for one movie: the config's ``CELLTRACK.TRACKER`` and this model's similarity.
 
         ``given_cells``: the movie's cells are label images segmented elsewhere; then no short track is
-        discarded (``MIN_TRACK_LENGTH`` removes the detector's flickers, never a cell the user gave).
+        discarded and no gap is closed (``MIN_TRACK_LENGTH`` and ``MAX_GAP`` are for the detector's flickers
+        and misses; ``tracker.GIVEN_CELLS``).
         """
-        return Tracker(self.cfg, similarity=self.similarity, **({"min_track_length": 0} if given_cells else {}))
+        return Tracker(self.cfg, similarity=self.similarity, **(GIVEN_CELLS if given_cells else {}))
 
     def state_dict(self) -> Dict[str, Any]:
         return {"frames": self.frames, "seconds": self.seconds}

@@ -57,9 +57,13 @@ from .rules import global_rule, overlap_allows, paper_rule
 from .scoring import Similarity, score_pairs
 from .state import expect_keys
 
-__all__ = ["Detections", "Similarity", "Tracker", "METHODS"]
+__all__ = ["Detections", "Similarity", "Tracker", "METHODS", "GIVEN_CELLS"]
 
 METHODS = ("paper", "global", "learned")
+# Tracker options for cells given as label images (a user's segmentation, ground truth): nothing is discarded
+# as a flicker and no gap is closed or filled; both are for a detector's errors, and a given cell that
+# vanishes has left (closing such "gaps" joined different cells on the validation movies' ground truth).
+GIVEN_CELLS = {"min_track_length": 0, "max_gap": 0}
 
 
 class _Frame(NamedTuple):

@@ -263,7 +263,8 @@ class PairedFrameMapper:
         annotations = [utils.transform_instance_annotations(dict(annotation), transforms, image_size)
                        for annotation in record.get("annotations", []) if not annotation.get("iscrowd", 0)]
         return {
-            "image": torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1))),
+            # clipped: a float image resized by interpolation may overshoot 255 by a rounding error
+            "image": torch.as_tensor(np.ascontiguousarray(np.clip(image, 0, 255).transpose(2, 0, 1))),
             "height": record["height"], "width": record["width"], "file_name": record["file_name"],
             "image_id": record.get("image_id"), "sequence": record["sequence"], "frame": record["frame"],
             "instances": annotations_to_instances(annotations, image_size),

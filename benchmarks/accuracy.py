@@ -151,9 +151,13 @@ def run_accuracy(args, data: Path, work: Path) -> Tuple[List[dict], dict]:
         log(f"accuracy: {provenance['note']}")
     training = mark_training_data(sequences, args.config_file, provenance)
     tracker = get_celltrack_cfg(str(REPO / args.config_file)).CELLTRACK.TRACKER
-    # On GT masks no track is discarded (MIN_TRACK_LENGTH is for the detector's flickers), as for CellTrack's rows.
+    # On GT masks no track is discarded and no gap closed (MIN_TRACK_LENGTH and MAX_GAP are for the detector's
+    # flickers and misses: tracker.GIVEN_CELLS), as for CellTrack's rows.
     linkers = {gt_masks: baseline_linkers(tracker.METHOD, tracker.ALPHA, tracker.DIVISION_PERSISTENCE, laptrack,
-                                          describe_laptrack(laptrack, provenance), 0 if gt_masks else tracker.MIN_TRACK_LENGTH)
+                                          describe_laptrack(laptrack, provenance),
+                                          **(GIVEN_CELLS if gt_masks else {"min_track_length": tracker.MIN_TRACK_LENGTH,
+                                                                            "max_gap": tracker.MAX_GAP}),
+                                          fill_gaps=tracker.FILL_GAPS)
                for gt_masks in (False, True)}
     models = build_models(args)
     predictors = {key: CellTrackPredictor(model_cfg(args, model)) for key, model in models.items()
@@ -170,7 +174,8 @@ def run_accuracy(args, data: Path, work: Path) -> Tuple[List[dict], dict]:
     parameters = {"laptrack": laptrack, "laptrack_source": provenance, "classical": CLASSICAL_DEFAULTS,
                   "iou": {"method": iou_method(tracker.METHOD), "alpha": tracker.ALPHA,
                           "division_min_score": tracker.ALPHA, "division_persistence": tracker.DIVISION_PERSISTENCE,
-                          "min_track_length": tracker.MIN_TRACK_LENGTH},
+                          "min_track_length": tracker.MIN_TRACK_LENGTH, "max_gap": tracker.MAX_GAP,
+                          "fill_gaps": tracker.FILL_GAPS, "on_gt_masks": GIVEN_CELLS},
                   "training_data": training,
                   "weights": {key: model.weights for key, model in models.items()}, "config_file": args.config_file,
                   "seconds_per_frame": timings, "max_frames": args.max_frames}

@@ -69,25 +69,28 @@ def iou_method(method: str) -> str:
 
 
 def baseline_linkers(method: str, alpha: float, persistence: int, laptrack: dict, laptrack_note: str,
-                     min_track_length: int = 0) -> List[Linker]:
+                     min_track_length: int = 0, max_gap: int = 0, fill_gaps: bool = False) -> List[Linker]:
     """``iou`` with CellTrack's assignment ``method`` (:func:`iou_method`), overlap threshold ``alpha``, division
-    persistence and least track length (the config's CELLTRACK.TRACKER.METHOD, ALPHA, DIVISION_PERSISTENCE,
-    MIN_TRACK_LENGTH) and the learned scores off, the paper's per-cell rule (no persistence) when that is not the default, and ``laptrack``
-    with the options ``laptrack``."""
+    persistence, least track length and gap closing (the config's CELLTRACK.TRACKER.METHOD, ALPHA,
+    DIVISION_PERSISTENCE, MIN_TRACK_LENGTH, MAX_GAP, FILL_GAPS) and the learned scores off, the paper's per-cell
+    rule (no persistence, no gaps) when that is not the default, and ``laptrack`` with the options ``laptrack``."""
 
-    def iou(rule: str, persistence: int, min_length: int) -> Callable:
+    def iou(rule: str, persistence: int, min_length: int, gap: int = 0, fill: bool = False) -> Callable:
         return lambda frames, out_dir: link_iou(frames, out_dir, alpha=alpha, method=rule,
-                                                division_persistence=persistence, min_track_length=min_length)
+                                                division_persistence=persistence, min_track_length=min_length,
+                                                max_gap=gap, fill_gaps=fill)
 
     rule = iou_method(method)
     assignment = (f"its default '{rule}' assignment" if rule == method
                   else f"the '{rule}' assignment (its default '{method}' rule without learned weights)")
     shortest = (f"; tracks without parent or daughters shorter than {min_track_length} frames discarded"
                 if min_track_length > 1 else "")
-    linkers = [Linker("iou", iou(rule, persistence, min_track_length),
+    gaps = (f"; a track lost for up to {max_gap} frames resumed by IoU >= {alpha:g} with its last cell"
+            + (", its gap filled" if fill_gaps else "") if max_gap > 0 else "")
+    linkers = [Linker("iou", iou(rule, persistence, min_track_length, max_gap, fill_gaps),
                       f"CellTrack's tracker with the learned scores off: {assignment} of mask IoU (IoU >= {alpha:g}; "
                       f"a second daughter needs IoU >= {alpha:g}; both daughters must last {persistence} frames"
-                      f"{shortest})")]
+                      f"{shortest}{gaps})")]
     if rule != "paper":
         linkers.append(Linker("iou-paper-rule", iou("paper", 0, 0),
                               f"as `iou` with the paper's per-cell rule (each cell continues its best overlap, "

@@ -193,7 +193,9 @@ def _how_it_was_run(meta: dict) -> List[str]:
         iou = accuracy_run["iou"]
         lines.append(f"- **iou**: CellTrack's tracker, '{iou['method']}' assignment, learned scores off, "
                      f"alpha {iou['alpha']:g}, division_min_score {iou['division_min_score']:g}, division_persistence "
-                     f"{iou.get('division_persistence', 0)}, min_track_length {iou.get('min_track_length', 0)}")
+                     f"{iou.get('division_persistence', 0)}, min_track_length {iou.get('min_track_length', 0)}, "
+                     f"max_gap {iou.get('max_gap', 0)}, fill_gaps {iou.get('fill_gaps', False)} (on GT masks: "
+                     + ", ".join(f"{k} {v}" for k, v in iou.get("on_gt_masks", {}).items()) + ")")
     if accuracy_run.get("training_data"):
         lines.append("- **training data** (marked in every table): " + "; ".join(
             f"{sequence}: {why}" for sequence, why in accuracy_run["training_data"].items()))

@@ -20,8 +20,8 @@ def measure_linker(args) -> dict:
     """Linker ms/frame vs cells for each rule (the default is "learned"), and the fitted exponent of the
     growth, on the synthetic movies of ``celltrack.tracking.benchmark``: "learned" with the shipped config's
     fitted ``LinkModel`` when there is one, else ``timing_link_model``'s hand-set one. Each row's
-    ``divisions`` shows how a rule links the movie. Every rule with the config's DIVISION_PERSISTENCE, "learned"
-    with its RESCUE_THRESHOLD."""
+    ``divisions`` shows how a rule links the movie. Every rule with the config's DIVISION_PERSISTENCE,
+    MIN_TRACK_LENGTH, MAX_GAP and FILL_GAPS, "learned" with its RESCUE_THRESHOLD."""
     link_model, cfg = timing_link_model(), get_celltrack_cfg()
     weights = "timing_link_model's hand-set weights"
     config_file = getattr(args, "config_file", None)
@@ -30,14 +30,17 @@ def measure_linker(args) -> dict:
         fitted = LinkModel.from_config(cfg)
         if fitted is not None:
             link_model, weights = fitted, f"the fitted weights of {config_file}"
-    persistence, rescue = cfg.CELLTRACK.TRACKER.DIVISION_PERSISTENCE, cfg.CELLTRACK.TRACKER.RESCUE_THRESHOLD
+    tracker = cfg.CELLTRACK.TRACKER
+    persistence, rescue = tracker.DIVISION_PERSISTENCE, tracker.RESCUE_THRESHOLD
+    options = {"division_persistence": persistence, "min_track_length": tracker.MIN_TRACK_LENGTH,
+               "max_gap": tracker.MAX_GAP, "fill_gaps": tracker.FILL_GAPS}
     rows = []
     benchmark_linker(10, num_frames=3, method="learned", link_model=link_model)  # warm-up (first calls), not timed
     for method in RULES:
         for cells in args.linker_cells:
             result = benchmark_linker(cells, num_frames=args.linker_frames, method=method,
                                       link_model=link_model if method == "learned" else None,
-                                      division_persistence=persistence, rescue_threshold=rescue)
+                                      rescue_threshold=rescue, **options)
             rows.append({"method": method, "num_cells": cells, "ms_per_frame": result["ms_per_frame"],
                          "max_ms": result["max_ms"], "divisions": int(result["divisions"])})
             log(f"scale: linker {method:7s} {cells:5d} cells: {result['ms_per_frame']:.2f} ms/frame")
@@ -52,8 +55,8 @@ def measure_linker(args) -> dict:
             "learned_weights": {"link": list(link_model.link_weights), "division": list(link_model.division_weights),
                                 "displacement_scale": link_model.displacement_scale},
             "note": "ms/frame = k * cells^exponent fitted on a log-log scale; 1 = linear, n log n fits ~1.1; "
-                    f"'learned' with {weights} and RESCUE_THRESHOLD {rescue}; every rule with DIVISION_PERSISTENCE "
-                    f"{persistence}"}
+                    f"'learned' with {weights} and RESCUE_THRESHOLD {rescue}; every rule with "
+                    + ", ".join(f"{key.upper()} {value}" for key, value in options.items())}
 
 
 def measure_memory(args, work: Path) -> dict:

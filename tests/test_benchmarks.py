@@ -90,6 +90,8 @@ def test_iou_rows_follow_the_tracker_default():
     assert [linker.method for linker in learned] == methods and "'global' assignment" in learned[0].note
     filtered = baseline_linkers("learned", 0.1, 3, LAPTRACK_DEFAULTS, "note", min_track_length=4)
     assert "shorter than 4 frames" in filtered[0].note and "shorter" not in learned[0].note
+    gaps = baseline_linkers("learned", 0.1, 3, LAPTRACK_DEFAULTS, "note", max_gap=3, fill_gaps=True)
+    assert "lost for up to 3 frames" in gaps[0].note and "filled" in gaps[0].note and "lost" not in learned[0].note
 
 
 def test_training_sequences_are_marked(sequence, tmp_path):

@@ -37,7 +37,8 @@ CLASSICAL_DEFAULTS = {"sigma": 2.0, "min_area": 200, "min_distance": 15}
 
 
 def link_iou(frames: Iterable[np.ndarray], out_dir, alpha: float = 0.1, num_frames: Optional[int] = None,
-             method: str = "global", division_persistence: int = 0, min_track_length: int = 0) -> np.ndarray:
+             method: str = "global", division_persistence: int = 0, min_track_length: int = 0, max_gap: int = 0,
+             fill_gaps: bool = False) -> np.ndarray:
     """Link label images by mask overlap: CellTrack's tracker with no track head (``similarity=None``); write
     ``out_dir``; return the lineage written, (T, 4) rows ``[label, begin, end, parent]``.
 
@@ -51,12 +52,15 @@ def link_iou(frames: Iterable[np.ndarray], out_dir, alpha: float = 0.1, num_fram
             no learned weights) to follow CellTrack's default.
         division_persistence: frames both daughters of a division must last (``Tracker``; 0 = off).
         min_track_length: least frames of a track without parent or daughters (``Tracker``; 0 = off).
+        max_gap, fill_gaps: frames a lost track may be resumed after (by IoU >= ``alpha`` with its last cell)
+            and whether its gap is filled (``Tracker``; 0 = off).
     """
     frames = iter(frames)
     first = next(frames)
     detections = (Detections.from_labels(labels) for labels in itertools.chain([first], frames))
     tracker = Tracker(similarity=None, method=method, alpha=alpha, division_min_score=alpha,
-                      division_persistence=division_persistence, min_track_length=min_track_length)
+                      division_persistence=division_persistence, min_track_length=min_track_length,
+                      max_gap=max_gap, fill_gaps=fill_gaps)
     return write_tracked_sequence(detections, tracker, out_dir, first.shape, num_frames)
 
 

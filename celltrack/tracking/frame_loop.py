@@ -57,20 +57,6 @@ def precomputed(image, detections: Detections) -> Tuple[None, Detections]:
     return None, detections
 
 
-class LinkingClock:
-    """A sink that records the seconds each frame spent in the tracker (``track_frames(..., timings=clock.timings)``)."""
-
-    def __init__(self):
-        self.timings: Dict[str, float] = {"linking": 0.0}
-        self.seconds: list = []  # per frame tracked
-
-    def write(self, tracked: TrackedFrame) -> None:
-        self.seconds.append(self.timings["linking"] - sum(self.seconds))
-
-    def close(self, lineage: np.ndarray) -> None:
-        pass
-
-
 class Sink(Protocol):
     def write(self, tracked: TrackedFrame) -> None: ...
 

@@ -50,3 +50,23 @@ def test_classical_segmentation_finds_bright_cells(sequence):
     labels = classical_segmentation(image, min_area=30, min_distance=5)
     assert labels.max() >= 0.5 * len(np.unique(truth)[1:])
     assert ((labels > 0) & (truth > 0)).sum() > 0.5 * (truth > 0).sum()
+
+
+def test_link_iou_closes_and_fills_a_gap_like_the_tracker(tmp_path):
+    """A cell missed in frame 2 of 5: with MAX_GAP 1 and FILL_GAPS one track through all frames, its gap
+    filled with the moved mask; without, two tracks (the CTC result holds what the tracker decided)."""
+    frames = []
+    for t in range(5):
+        labels = np.zeros((40, 60), np.int32)
+        labels[10:20, 5 + 2 * t:15 + 2 * t] = 1
+        labels[25:35, 40:50] = 2  # a second, still cell
+        if t == 2:
+            labels[labels == 1] = 0
+        frames.append(labels)
+    plain = link_iou(frames, tmp_path / "plain", num_frames=5)
+    assert len(plain) == 3
+    filled = link_iou(frames, tmp_path / "filled", num_frames=5, max_gap=1, fill_gaps=True)
+    assert len(filled) == 2 and sorted(filled[:, 2] - filled[:, 1]) == [4, 4]
+    moving = filled[filled[:, 0] != tifffile.imread(tmp_path / "filled" / "mask000.tif")[30, 45]][0, 0]
+    gap = tifffile.imread(tmp_path / "filled" / "mask002.tif") == moving
+    assert gap.sum() == 100 and gap[10:20, 9:19].all()

@@ -29,7 +29,9 @@ short tracks: a detector's flickers) is chosen on the same six movies' cells as 
 them (rows with ``"cells": "own"``; the config's tracker with each value of ``TRACK_LENGTHS``): the best mean
 CT, ties to the shorter. So are ``MAX_GAP`` and ``FILL_GAPS`` (each pair of ``GAPS``, the other options the
 config's; ties to the shorter gap, then to not filling): a detector misses cells that ground-truth cells never
-lack. Own rows also carry SEG (filled gaps are masks). Writes benchmarks/linker_validation.json.
+lack. Own rows also carry SEG (filled gaps are masks). For reference (no choice), the IoU peer of the
+benchmark links both kinds of cells (``IOU_ROWS``: CellTrack's tracker with the learned scores off and the
+config's options; on own cells its track filter and gaps too). Writes benchmarks/linker_validation.json.
 """
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import celltrack  # noqa: E402,F401
-from baselines import laptrack_options, link_laptrack, remove_identities  # noqa: E402
+from baselines import iou_method, laptrack_options, link_laptrack, remove_identities  # noqa: E402
 from celltrack.config import get_celltrack_cfg  # noqa: E402
 from celltrack.data.catalog import register_named_sequences  # noqa: E402
 from celltrack.data.ctc import cut_ground_truth, load_ctc_sequence, read_lineage, write_lineage  # noqa: E402
@@ -58,6 +60,7 @@ from celltrack.data.movie import read_frame  # noqa: E402
 from celltrack.data.normalize import percentile_normalize  # noqa: E402
 from celltrack.data.synthetic import make_synthetic_sequence  # noqa: E402
 from celltrack.evaluation import evaluate_ctc  # noqa: E402
+from celltrack.evaluation.baselines import link_iou  # noqa: E402
 from celltrack.evaluation.evaluator import write_tracked_sequence  # noqa: E402
 from celltrack.linker_trainer import collect_frames, displacement_statistics, fit_link_model  # noqa: E402
 from celltrack.tracking.predictor import CellTrackPredictor  # noqa: E402
@@ -72,6 +75,9 @@ TRACK_LENGTHS = (0, 2, 3, 4, 5, 7, 10)  # CELLTRACK.TRACKER.MIN_TRACK_LENGTH (0:
 GAPS = ((0, False), (1, False), (2, False), (1, True), (2, True), (3, True))  # (MAX_GAP, FILL_GAPS), own cells
 DIMMER = dict(contrast=0.55, cell_contrast=(1.0, 1.0), cell_seed=0, gamma=1.0, offset=0.0, illumination=(0.0, 1.0, 0.0),
               blur_sigma=0.0, gaussian_noise=0.06, poisson_noise=0.0)
+
+
+IOU_ROWS = {"gt": "iou (CellTrack's assignment)", "own": "iou (CellTrack's assignment, track filter and gaps)"}
 
 
 def gap_name(max_gap: int, fill: bool) -> str:
@@ -192,6 +198,20 @@ def main() -> None:
                 write_tracked_sequence(frames, tracker, out, images[0].shape, len(images))
                 metrics = METRICS + (("SEG",) if kind == "own" else ())  # the own cells' masks: SEG too
                 rows.append({"movie": movie, "method": name, "cells": kind, **evaluate_ctc(out, gt, metrics=metrics)})
+                print({k: rows[-1][k] for k in ("movie", "method", *METRICS, "divisions")}, flush=True)
+            # The IoU peer (CellTrack's tracker, learned scores off), on both kinds of cells, with the config's
+            # options: for reference, not a choice.
+            config = cfg.CELLTRACK.TRACKER
+            iou_options = {"alpha": config.ALPHA, "method": iou_method(config.METHOD),
+                           "division_persistence": config.DIVISION_PERSISTENCE, "num_frames": len(images)}
+            own_options = {"min_track_length": config.MIN_TRACK_LENGTH, "max_gap": config.MAX_GAP,
+                           "fill_gaps": config.FILL_GAPS}
+            for name, frames, options, kind in ((IOU_ROWS["gt"], labels, GIVEN_CELLS, "gt"),
+                                                (IOU_ROWS["own"], [d.labels for d in own], own_options, "own")):
+                shutil.rmtree(work / "iou", ignore_errors=True)
+                link_iou(frames, work / "iou", **iou_options, **options)
+                metrics = METRICS + (("SEG",) if kind == "own" else ())
+                rows.append({"movie": movie, "method": name, "cells": kind, **evaluate_ctc(work / "iou", gt, metrics=metrics)})
                 print({k: rows[-1][k] for k in ("movie", "method", *METRICS, "divisions")}, flush=True)
             shutil.rmtree(work / "laptrack", ignore_errors=True)
             link_laptrack(labels, work / "laptrack", **laptrack_options()[0])

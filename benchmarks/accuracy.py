@@ -14,7 +14,8 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from baselines import CLASSICAL_DEFAULTS, Linker, baseline_linkers, describe_laptrack, iou_method, laptrack_options
+from baselines import (CLASSICAL_DEFAULTS, Linker, baseline_linkers, describe_laptrack, iou_method, iou_track_options,
+                       laptrack_options)
 from celltrack.config import get_celltrack_cfg
 from celltrack.data import read_frame
 from celltrack.evaluation import write_tracked_sequence
@@ -154,10 +155,7 @@ def run_accuracy(args, data: Path, work: Path) -> Tuple[List[dict], dict]:
     # On GT masks no track is discarded and no gap closed (MIN_TRACK_LENGTH and MAX_GAP are for the detector's
     # flickers and misses: tracker.GIVEN_CELLS), as for CellTrack's rows.
     linkers = {gt_masks: baseline_linkers(tracker.METHOD, tracker.ALPHA, tracker.DIVISION_PERSISTENCE, laptrack,
-                                          describe_laptrack(laptrack, provenance),
-                                          **(GIVEN_CELLS if gt_masks else {"min_track_length": tracker.MIN_TRACK_LENGTH,
-                                                                            "max_gap": tracker.MAX_GAP}),
-                                          fill_gaps=tracker.FILL_GAPS)
+                                          describe_laptrack(laptrack, provenance), **iou_track_options(tracker, gt_masks))
                for gt_masks in (False, True)}
     models = build_models(args)
     predictors = {key: CellTrackPredictor(model_cfg(args, model)) for key, model in models.items()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List, Tuple
 
+from celltrack.tracking.tracker import GIVEN_CELLS
 from celltrack.data.ctc import remove_identities  # noqa: F401  (re-exported: linker_validation.py imports it here)
 from celltrack.evaluation.baselines import (  # noqa: F401
     CLASSICAL_DEFAULTS, LAPTRACK_DEFAULTS, classical_segmentation, link_iou, link_laptrack)
@@ -66,6 +67,13 @@ WITHOUT_LEARNED_WEIGHTS = {"learned": "global"}
 def iou_method(method: str) -> str:
     """The tracker rule of the ``iou`` row for CellTrack's rule ``method`` (the config's CELLTRACK.TRACKER.METHOD)."""
     return WITHOUT_LEARNED_WEIGHTS.get(method, method)
+
+
+def iou_track_options(tracker, given_cells: bool) -> dict:
+    """:func:`baseline_linkers`' track filter and gaps for CellTrack's config ``tracker`` (CELLTRACK.TRACKER):
+    its MIN_TRACK_LENGTH, MAX_GAP and FILL_GAPS on detected cells, none on given cells (``GIVEN_CELLS``)."""
+    return dict(GIVEN_CELLS) if given_cells else {"min_track_length": tracker.MIN_TRACK_LENGTH,
+                                                  "max_gap": tracker.MAX_GAP, "fill_gaps": tracker.FILL_GAPS}
 
 
 def baseline_linkers(method: str, alpha: float, persistence: int, laptrack: dict, laptrack_note: str,

@@ -51,7 +51,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import celltrack  # noqa: E402,F401
-from baselines import iou_method, laptrack_options, link_laptrack, remove_identities  # noqa: E402
+from baselines import baseline_linkers, iou_track_options, laptrack_options, link_laptrack, remove_identities  # noqa: E402
 from celltrack.config import get_celltrack_cfg  # noqa: E402
 from celltrack.data.catalog import register_named_sequences  # noqa: E402
 from celltrack.data.ctc import cut_ground_truth, load_ctc_sequence, read_lineage, write_lineage  # noqa: E402
@@ -60,7 +60,6 @@ from celltrack.data.movie import read_frame  # noqa: E402
 from celltrack.data.normalize import percentile_normalize  # noqa: E402
 from celltrack.data.synthetic import make_synthetic_sequence  # noqa: E402
 from celltrack.evaluation import evaluate_ctc  # noqa: E402
-from celltrack.evaluation.baselines import link_iou  # noqa: E402
 from celltrack.evaluation.evaluator import write_tracked_sequence  # noqa: E402
 from celltrack.linker_trainer import collect_frames, displacement_statistics, fit_link_model  # noqa: E402
 from celltrack.tracking.predictor import CellTrackPredictor  # noqa: E402
@@ -202,14 +201,11 @@ def main() -> None:
             # The IoU peer (CellTrack's tracker, learned scores off), on both kinds of cells, with the config's
             # options: for reference, not a choice.
             config = cfg.CELLTRACK.TRACKER
-            iou_options = {"alpha": config.ALPHA, "method": iou_method(config.METHOD),
-                           "division_persistence": config.DIVISION_PERSISTENCE, "num_frames": len(images)}
-            own_options = {"min_track_length": config.MIN_TRACK_LENGTH, "max_gap": config.MAX_GAP,
-                           "fill_gaps": config.FILL_GAPS}
-            for name, frames, options, kind in ((IOU_ROWS["gt"], labels, GIVEN_CELLS, "gt"),
-                                                (IOU_ROWS["own"], [d.labels for d in own], own_options, "own")):
+            for name, frames, kind in ((IOU_ROWS["gt"], labels, "gt"), (IOU_ROWS["own"], [d.labels for d in own], "own")):
+                iou = baseline_linkers(config.METHOD, config.ALPHA, config.DIVISION_PERSISTENCE, {}, "",
+                                       **iou_track_options(config, kind == "gt"))[0]
                 shutil.rmtree(work / "iou", ignore_errors=True)
-                link_iou(frames, work / "iou", **iou_options, **options)
+                iou.link(frames, work / "iou")
                 metrics = METRICS + (("SEG",) if kind == "own" else ())
                 rows.append({"movie": movie, "method": name, "cells": kind, **evaluate_ctc(work / "iou", gt, metrics=metrics)})
                 print({k: rows[-1][k] for k in ("movie", "method", *METRICS, "divisions")}, flush=True)

@@ -100,7 +100,9 @@ def add_celltrack_config(cfg: CN) -> None:
     # (the CTC form of a gap). Outputs then lag at least MAX_GAP frames. MAX_GAP 3 with FILL_GAPS: the best mean
     # CT + TRA of gaps 0, 1, 2 and 1, 2, 3 filled on benchmarks/linker_validation.py's six movies with the shipped
     # detector's own cells (1.360 against 1.356 for no gap; 1, 2 unfilled: 1.352, 1.345, their parent links cut
-    # tracks; linker_validation.json). A Tracker built without a config: 0 / off. Cells given as label images
+    # tracks; linker_validation.json). A rerun with RESCUE_THRESHOLD 0.2 chose 1 filled by 0.0005, within noise;
+    # the benchmark with 1 was lower on SIM+ 02 (CT 0.281 against 0.289), so 3 stays (linker_validation_rerun.json,
+    # its note). A Tracker built without a config: 0 / off. Cells given as label images
     # (track_video --masks) get no gap closing (tracker.GIVEN_CELLS).
     cfg.CELLTRACK.TRACKER.FILL_GAPS = True
     # Candidate t-1 cells considered per cell in t (nearest by centre); bounds the linker's cost.

@@ -172,8 +172,7 @@ def run_accuracy(args, data: Path, work: Path) -> Tuple[List[dict], dict]:
     parameters = {"laptrack": laptrack, "laptrack_source": provenance, "classical": CLASSICAL_DEFAULTS,
                   "iou": {"method": iou_method(tracker.METHOD), "alpha": tracker.ALPHA,
                           "division_min_score": tracker.ALPHA, "division_persistence": tracker.DIVISION_PERSISTENCE,
-                          "min_track_length": tracker.MIN_TRACK_LENGTH, "max_gap": tracker.MAX_GAP,
-                          "fill_gaps": tracker.FILL_GAPS, "on_gt_masks": GIVEN_CELLS},
+                          **iou_track_options(tracker, False), "on_gt_masks": iou_track_options(tracker, True)},
                   "training_data": training,
                   "weights": {key: model.weights for key, model in models.items()}, "config_file": args.config_file,
                   "seconds_per_frame": timings, "max_frames": args.max_frames}

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Where the linker's choices are made: tracker rules and the link models' penalty, on validation movies.
 
-    python benchmarks/linker_validation.py [--config-file CONFIG] [--weights WEIGHTS] [--data ../shared/data]
+    python benchmarks/linker_validation.py [--config-file CONFIG] [--weights WEIGHTS] [--data ../shared/data] [--area-sums]
 
 The test movie (Fluo-N2DH-SIM+ 02) is never used. The validation movies are the ground-truth cells
 (identities removed) of:
@@ -72,11 +72,20 @@ PERSISTENCES = (0, 2, 3, 4)  # CELLTRACK.TRACKER.DIVISION_PERSISTENCE
 RESCUES = (1.0, 0.2, 0.1, 0.05, 0.02)  # CELLTRACK.TRACKER.RESCUE_THRESHOLD (1.0: off)
 TRACK_LENGTHS = (0, 2, 3, 4, 5, 7, 10)  # CELLTRACK.TRACKER.MIN_TRACK_LENGTH (0: off), on the detector's own cells
 GAPS = ((0, False), (1, False), (2, False), (1, True), (2, True), (3, True))  # (MAX_GAP, FILL_GAPS), own cells
+AREA_SUMS = (0.0, 2.0, 1.5, 1.25)  # CELLTRACK.TRACKER.DIVISION_MAX_AREA_SUM (0: no bound)
+MOTHER_IOUS = (0.0, 0.3)  # CELLTRACK.TRACKER.DIVISION_MOTHER_IOU, with each bound
+BOUNDS = [(0.0, 0.0)] + [(bound, iou) for bound in AREA_SUMS[1:] for iou in MOTHER_IOUS]
 DIMMER = dict(contrast=0.55, cell_contrast=(1.0, 1.0), cell_seed=0, gamma=1.0, offset=0.0, illumination=(0.0, 1.0, 0.0),
               blur_sigma=0.0, gaussian_noise=0.06, poisson_noise=0.0)
 
 
 IOU_ROWS = {"gt": "iou (CellTrack's assignment)", "own": "iou (CellTrack's assignment, track filter and gaps)"}
+
+
+def area_sum_name(bound: float, iou: float) -> str:
+    if bound == 0:
+        return "celltrack (learned, division area sum unbounded)"
+    return f"celltrack (learned, division area sum <= {bound:g}{f' where a daughter has IoU >= {iou:g}' if iou else ''})"
 
 
 def gap_name(max_gap: int, fill: bool) -> str:
@@ -164,12 +173,18 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/data")
     parser.add_argument("--summarise", action="store_true",
                         help="only redo the choices from the rows of benchmarks/linker_validation.json")
+    parser.add_argument("--area-sums", action="store_true",
+                        help="only choose DIVISION_MAX_AREA_SUM and DIVISION_MOTHER_IOU (rows for each of BOUNDS, on "
+                             "both kinds of cells, the config's other options); writes "
+                             "benchmarks/linker_validation_area_sum.json")
     args = parser.parse_args()
     if args.summarise:
         return summarise(json.loads((HERE / "linker_validation.json").read_text())["rows"], args.config_file)
     cfg = get_celltrack_cfg(args.config_file, ["MODEL.WEIGHTS", args.weights, "CELLTRACK.DATA_ROOT", args.data])
     predictor = CellTrackPredictor(cfg)
     head = predictor.model.roi_heads.track_head
+    if args.area_sums:
+        return choose_area_sum(cfg, predictor, Path(args.data), args.config_file)
     register_named_sequences(cfg.DATASETS.TRAIN, cfg)
     training = collect_frames(cfg, predictor.model, [r for name in cfg.DATASETS.TRAIN for r in DatasetCatalog.get(name)])
     statistics = displacement_statistics(training)
@@ -215,6 +230,51 @@ def main() -> None:
                          **evaluate_ctc(work / "laptrack", gt, metrics=METRICS)})
             print({k: rows[-1][k] for k in ("movie", "method", *METRICS, "divisions")}, flush=True)
     summarise(rows, args.config_file)
+
+
+def run_row(cfg, predictor, movie: str, name: str, options: dict, frames: list, kind: str, images: list, gt: Path,
+            work: Path) -> dict:
+    """One tracker on one movie's cells, scored (own cells: SEG too)."""
+    tracker = Tracker(cfg, similarity=predictor.similarity, **options)
+    out = work / "result"
+    shutil.rmtree(out, ignore_errors=True)
+    write_tracked_sequence(frames, tracker, out, images[0].shape, len(images))
+    metrics = METRICS + (("SEG",) if kind == "own" else ())
+    row = {"movie": movie, "method": name, "cells": kind, **evaluate_ctc(out, gt, metrics=metrics)}
+    print({k: row[k] for k in ("movie", "method", "cells", *METRICS, "divisions")}, flush=True)
+    return row
+
+
+def choose_area_sum(cfg, predictor, data: Path, config_file: str) -> None:
+    """``--area-sums``: the learned rule with each (area sum, mother IoU) of ``BOUNDS`` on the six movies'
+    ground-truth and own cells. Chosen: the best mean CT on ground-truth cells (ties: no bound, then the
+    looser: larger area sum, higher IoU), as for the persistence and the rescue; the own cells' means are
+    recorded beside it."""
+    rows = []
+    with tempfile.TemporaryDirectory() as temporary:
+        work = Path(temporary)
+        for movie, (images, labels, gt) in validation_movies(data, work).items():
+            cells = [predictor.segment(image, given)[1] for image, given in
+                     tqdm(list(zip(images, labels)), desc=f"embedding {movie}")]
+            own = [predictor.segment(image)[1] for image in tqdm(images, desc=f"detecting {movie}")]
+            for bound, iou in BOUNDS:
+                name = area_sum_name(bound, iou)
+                options = {"division_max_area_sum": bound if bound > 0 else np.inf, "division_mother_iou": iou}
+                rows.append(run_row(cfg, predictor, movie, name, {**GIVEN_CELLS, **options}, cells, "gt", images, gt,
+                                    work))
+                rows.append(run_row(cfg, predictor, movie, name, options, own, "own", images, gt, work))
+    means = {kind: {area_sum_name(*b): {m: float(np.mean([r[m] for r in rows if r["method"] == area_sum_name(*b)
+                                                          and r["cells"] == kind])) for m in ("DET", "TRA", "CT", "BC(2)")}
+                    for b in BOUNDS} for kind in ("gt", "own")}
+    best = max(BOUNDS, key=lambda b: (round(means["gt"][area_sum_name(*b)]["CT"], 4), b[0] == 0, b[0], b[1]))
+    result = {"command": "python benchmarks/linker_validation.py --area-sums", "config_file": config_file,
+              "movies": sorted({r["movie"] for r in rows}), "means": means,
+              "chosen_division_max_area_sum": best[0], "chosen_division_mother_iou": best[1],
+              "rule": "best mean CT on the ground-truth cells of the six movies; ties: no bound, then the looser "
+                      "(larger area sum, higher IoU)", "rows": rows}
+    (HERE / "linker_validation_area_sum.json").write_text(json.dumps(result, indent=1, default=float) + "\n")
+    print(f"means: {json.dumps(means, indent=1)}\nchosen DIVISION_MAX_AREA_SUM {best[0]}, DIVISION_MOTHER_IOU {best[1]}; "
+          f"wrote {HERE / 'linker_validation_area_sum.json'}")
 
 
 def summarise(rows: list, config_file: str) -> None:

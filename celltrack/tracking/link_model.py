@@ -41,7 +41,7 @@ import numpy as np
 from .linking import Links, _no_links, max_weight_matching
 
 __all__ = ["LINK_FEATURES", "DIVISION_FEATURES", "LinkModel", "candidate_margins", "fit_logistic", "one_to_one_links",
-           "open_divisions", "decided_divisions", "learned_rule", "rescue_links"]
+           "daughter_link_features", "mother_goes_on", "open_divisions", "decided_divisions", "learned_rule", "rescue_links"]
 
 LINK_FEATURES = ("visual_margin", "spatial_margin", "iou", "distance", "distance_squared", "area_change")
 DIVISION_FEATURES = ("near_daughter", "far_daughter", "daughter_spacing", "midpoint_offset", "area_sum",
@@ -181,9 +181,7 @@ class LinkModel:
         ``pair_features`` their link features.
         """
         mother, a, b = divisions.T
-        codes = pairs[:, 0] * len(centers_prev) + pairs[:, 1]
-        fa = pair_features[np.searchsorted(codes, a * len(centers_prev) + mother)].reshape(-1, len(LINK_FEATURES))
-        fb = pair_features[np.searchsorted(codes, b * len(centers_prev) + mother)].reshape(-1, len(LINK_FEATURES))
+        fa, fb = daughter_link_features(divisions, pairs, pair_features, len(centers_prev))
         scale = self.displacement_scale
         spacing = np.linalg.norm(centers_t[a] - centers_t[b], axis=1) / scale
         midpoint = np.linalg.norm((centers_t[a] + centers_t[b]) / 2 - centers_prev[mother], axis=1) / scale
@@ -195,6 +193,37 @@ class LinkModel:
 
     def division_probability(self, features: np.ndarray) -> np.ndarray:
         return _sigmoid(features @ np.asarray(self.division_weights[:-1]) + self.division_weights[-1])
+
+
+def daughter_link_features(divisions: np.ndarray, pairs: np.ndarray, pair_features: np.ndarray,
+                           num_prev: int) -> tuple:
+    """The link features (``LINK_FEATURES``) of (daughter a, mother) and of (daughter b, mother) of each
+    candidate division: two (D, len(LINK_FEATURES)) arrays. ``pairs`` sorted and unique, as
+    ``linking.merge_pairs`` returns them, holding every (daughter, mother) pair."""
+    mother, a, b = divisions.T
+    codes = pairs[:, 0] * num_prev + pairs[:, 1]
+    fa = pair_features[np.searchsorted(codes, a * num_prev + mother)].reshape(-1, len(LINK_FEATURES))
+    fb = pair_features[np.searchsorted(codes, b * num_prev + mother)].reshape(-1, len(LINK_FEATURES))
+    return fa, fb
+
+
+def mother_goes_on(divisions: np.ndarray, pairs: np.ndarray, pair_features: np.ndarray,
+                   division_features: np.ndarray, num_prev: int, max_area_sum: float = np.inf,
+                   mother_iou: float = 0.0) -> np.ndarray:
+    """(D,) bool: candidate divisions that are the mother going on beside a newcomer, not a division.
+
+    Mitosis conserves the cell's mass; a cell that enters the field beside another, or a neighbour taken for
+    the second daughter, brings its own area. So a candidate is refused when the daughters' areas add up to
+    more than ``max_area_sum`` times the mother's and one daughter overlaps the mother by mask IoU >=
+    ``mother_iou`` (it is plainly the mother; 0: the area alone decides). A real mitosis whose mother had
+    shrunk (a rounded, condensed mother) gives daughters larger than her but neither overlapping her much.
+    """
+    if len(divisions) == 0 or not np.isfinite(max_area_sum):
+        return np.zeros(len(divisions), dtype=bool)
+    fa, fb = daughter_link_features(divisions, pairs, pair_features, num_prev)
+    iou = LINK_FEATURES.index("iou")
+    too_large = division_features[:, DIVISION_FEATURES.index("area_sum")] > max_area_sum
+    return too_large & (np.maximum(fa[:, iou], fb[:, iou]) >= mother_iou)
 
 
 def one_to_one_links(pairs: np.ndarray, link_probability: np.ndarray, num_t: int, num_prev: int,

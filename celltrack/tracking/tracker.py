@@ -35,7 +35,10 @@ Decisions the paper leaves open, and what the tracker does:
   to a cell, taken as its second daughter) while the other goes on, the division is undone: the other
   daughter continues the mother's track (which is not cut) and the short one becomes a track without
   parent. Track ids of the last ``lag = k - 1`` frames may therefore still change; ``frame_ids`` gives
-  them as they stand, and the frame loop writes a frame only once they are final.
+  them as they stand, and the frame loop writes a frame only once they are final. Under the "learned" rule
+  a candidate division that is the mother going on beside a newcomer (the daughters' areas add up to more
+  than ``division_max_area_sum`` times the mother's, one daughter overlapping her by IoU >=
+  ``division_mother_iou``) is refused: a cell that enters the field beside another brings its own area.
 * A track must be a real cell: with ``min_track_length = k > 1`` a track without parent or daughters that
   ends (can no longer be resumed) before it has lasted k frames was a flicker of the detector (a faint
   out-of-focus nucleus, debris), not a cell: it is discarded, its cells get track id 0 and are not written
@@ -51,7 +54,7 @@ from detectron2.config import configurable
 
 from .detections import Detections, _to_numpy
 from .lineage import LineageTable, LostTracks, PendingDivisions
-from .link_model import LinkModel, decided_divisions, learned_rule
+from .link_model import LinkModel, decided_divisions, learned_rule, mother_goes_on
 from .linking import Links, fuse_similarities, max_weight_matching
 from .rules import global_rule, overlap_allows, paper_rule
 from .scoring import Similarity, score_pairs
@@ -99,6 +102,8 @@ class Tracker:
         link_model: Optional[LinkModel] = None,
         link_threshold: float = 0.5,
         division_threshold: float = 0.5,
+        division_max_area_sum: float = np.inf,
+        division_mother_iou: float = 0.0,
         rescue_threshold: float = 1.0,
         division_persistence: int = 0,
         min_track_length: int = 0,
@@ -122,6 +127,10 @@ class Tracker:
                 (``link_model.learned_rule``).
             link_threshold, division_threshold, rescue_threshold: least probability of a link / a division /
                 a rescued link ("learned", ``link_model.learned_rule``; rescue >= ``link_threshold``: off).
+            division_max_area_sum, division_mother_iou: a division whose daughters' areas add up to more than
+                ``division_max_area_sum`` mother's areas, one of them overlapping the mother by IoU >=
+                ``division_mother_iou``, is the mother going on beside a newcomer ("learned";
+                ``link_model.mother_goes_on``; inf: off).
             division_persistence: frames from its birth that each daughter of a division must be seen in
                 for the division to stand (0 or 1: every division stands at once).
             min_track_length: least frames of a track without parent or daughters (0 or 1: keep all).
@@ -148,6 +157,9 @@ class Tracker:
         self.link_model = link_model
         self.link_threshold = float(link_threshold)
         self.division_threshold, self.rescue_threshold = float(division_threshold), float(rescue_threshold)
+        if not division_max_area_sum > 0:
+            raise ValueError(f"Tracker: division_max_area_sum must be > 0 (inf: no bound), got {division_max_area_sum}")
+        self.division_max_area_sum, self.division_mother_iou = float(division_max_area_sum), float(division_mother_iou)
         self.division_persistence, self.min_track_length = int(division_persistence), int(min_track_length)
         probation = self.min_track_length - 1 + self.max_gap if self.min_track_length > 1 else 0
         self.fill_gaps = bool(fill_gaps) and self.max_gap > 0
@@ -171,6 +183,8 @@ class Tracker:
             "link_model": LinkModel.from_config(cfg),
             "link_threshold": tracker.LINK_THRESHOLD,
             "division_threshold": tracker.DIVISION_THRESHOLD,
+            "division_max_area_sum": tracker.DIVISION_MAX_AREA_SUM if tracker.DIVISION_MAX_AREA_SUM > 0 else np.inf,
+            "division_mother_iou": tracker.DIVISION_MOTHER_IOU,
             "rescue_threshold": tracker.RESCUE_THRESHOLD,
             "division_persistence": tracker.DIVISION_PERSISTENCE,
             "min_track_length": tracker.MIN_TRACK_LENGTH,
@@ -326,8 +340,11 @@ class Tracker:
         link_probability = model.link_probability(features)
         matched, divisions = decided_divisions(model, pairs, link_probability, detections.num_cells,
                                                previous.num_cells, self.link_threshold)
-        division_probability = model.division_probability(model.division_features(
-            divisions, pairs, features, detections.centers, previous.centers, areas_t, areas_prev))
+        division_features = model.division_features(divisions, pairs, features, detections.centers, previous.centers,
+                                                    areas_t, areas_prev)
+        division_probability = model.division_probability(division_features)
+        division_probability[mother_goes_on(divisions, pairs, features, division_features, previous.num_cells,
+                                            self.division_max_area_sum, self.division_mother_iou)] = 0
         return learned_rule(pairs, link_probability, detections.num_cells, previous.num_cells, divisions,
                             division_probability, self.link_threshold, self.division_threshold, matched=matched,
                             rescue_threshold=self.rescue_threshold)

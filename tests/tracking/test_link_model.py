@@ -92,6 +92,25 @@ def test_tracker_learned_rule_divides_by_the_fitted_evidence():
     assert track_ids[0] == 1 and parent_ids.tolist() == [0, 0]  # a fragment beside it: no division
 
 
+def test_tracker_refuses_a_division_that_is_the_mother_going_on_beside_a_newcomer():
+    def run(**options):
+        tracker = Tracker(method="learned", link_model=_model(), **options)
+        tracker.update(0, _frame([(30, 30)], [10]))
+        return tracker.update(1, _frame([(27, 30), (33, 30)], [5, 5]))[1]  # daughters' areas: ~0.5 of the mother's
+
+    assert (run() == 1).all() and (run(division_max_area_sum=0.6) == 1).all()
+    assert (run(division_max_area_sum=0.4) == 0).all()  # no division: the bound says they are too large
+    # ... unless the bound needs a daughter that plainly is the mother (here each overlaps her by IoU ~0.25)
+    assert (run(division_max_area_sum=0.4, division_mother_iou=0.5) == 1).all()
+    assert (run(division_max_area_sum=0.4, division_mother_iou=0.1) == 0).all()
+    cfg = get_celltrack_cfg(None, ["CELLTRACK.TRACKER.DIVISION_MAX_AREA_SUM", 1.5])
+    assert Tracker(cfg, link_model=_model()).division_max_area_sum == 1.5
+    cfg = get_celltrack_cfg(None, ["CELLTRACK.TRACKER.DIVISION_MAX_AREA_SUM", 0.0])
+    assert Tracker(cfg, link_model=_model()).division_max_area_sum == np.inf  # 0: no bound
+    with pytest.raises(ValueError, match="division_max_area_sum"):
+        Tracker(method="learned", link_model=_model(), division_max_area_sum=0)
+
+
 def test_tracker_rescues_a_cell_that_moved_farther_than_usual():
     def run(**options):
         tracker = Tracker(method="learned", link_model=_model(), **options)

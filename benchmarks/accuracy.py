@@ -98,8 +98,8 @@ def celltrack_rows(seq: SequenceData, gt_masks: bool, models: Dict[str, Model],
     shape = read_frame(seq.frame_paths[0], 0).shape
     for key, model in models.items():
         variants = [variant for variant in VARIANTS if variant.model == key]
-        reason = missing_weights(model)
-        if reason:
+        if key not in predictors:  # the models are those found when the run started, even if weights appear later
+            reason = missing_weights(model) or "its weights appeared after this run started: rerun"
             rows += [skipped_row(variant.method, seq, gt_masks, reason) for variant in variants]
             continue
         cache = detections_cache(args, work, model, seq, cells)

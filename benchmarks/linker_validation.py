@@ -205,14 +205,8 @@ def main() -> None:
             runs = [(name, {**GIVEN_CELLS, **options}, cells, "gt") for name, options in linkers.items()]
             runs += [(f"celltrack (min track length {k})", {"min_track_length": k}, own, "own") for k in TRACK_LENGTHS]
             runs += [(gap_name(*gap), {"max_gap": gap[0], "fill_gaps": gap[1]}, own, "own") for gap in GAPS]
-            for name, options, frames, kind in runs:
-                tracker = Tracker(cfg, similarity=predictor.similarity, **options)
-                out = work / "result"
-                shutil.rmtree(out, ignore_errors=True)
-                write_tracked_sequence(frames, tracker, out, images[0].shape, len(images))
-                metrics = METRICS + (("SEG",) if kind == "own" else ())  # the own cells' masks: SEG too
-                rows.append({"movie": movie, "method": name, "cells": kind, **evaluate_ctc(out, gt, metrics=metrics)})
-                print({k: rows[-1][k] for k in ("movie", "method", *METRICS, "divisions")}, flush=True)
+            rows += [run_row(cfg, predictor, movie, name, options, frames, kind, images, gt, work)
+                     for name, options, frames, kind in runs]
             # The IoU peer (CellTrack's tracker, learned scores off), on both kinds of cells, with the config's
             # options: for reference, not a choice.
             config = cfg.CELLTRACK.TRACKER
@@ -234,7 +228,7 @@ def main() -> None:
 
 def run_row(cfg, predictor, movie: str, name: str, options: dict, frames: list, kind: str, images: list, gt: Path,
             work: Path) -> dict:
-    """One tracker on one movie's cells, scored (own cells: SEG too)."""
+    """One tracker on one movie's cells, scored (the own cells' masks: SEG too)."""
     tracker = Tracker(cfg, similarity=predictor.similarity, **options)
     out = work / "result"
     shutil.rmtree(out, ignore_errors=True)

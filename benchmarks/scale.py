@@ -21,7 +21,8 @@ def measure_linker(args) -> dict:
     growth, on the synthetic movies of ``celltrack.tracking.benchmark``: "learned" with the shipped config's
     fitted ``LinkModel`` when there is one, else ``timing_link_model``'s hand-set one. Each row's
     ``divisions`` shows how a rule links the movie. Every rule with the config's DIVISION_PERSISTENCE,
-    MIN_TRACK_LENGTH, MAX_GAP and FILL_GAPS, "learned" with its RESCUE_THRESHOLD."""
+    MIN_TRACK_LENGTH, MAX_GAP and FILL_GAPS, "learned" with its RESCUE_THRESHOLD, DIVISION_MAX_AREA_SUM and
+    DIVISION_MOTHER_IOU."""
     link_model, cfg = timing_link_model(), get_celltrack_cfg()
     weights = "timing_link_model's hand-set weights"
     config_file = getattr(args, "config_file", None)
@@ -33,7 +34,9 @@ def measure_linker(args) -> dict:
     tracker = cfg.CELLTRACK.TRACKER
     persistence, rescue = tracker.DIVISION_PERSISTENCE, tracker.RESCUE_THRESHOLD
     options = {"division_persistence": persistence, "min_track_length": tracker.MIN_TRACK_LENGTH,
-               "max_gap": tracker.MAX_GAP, "fill_gaps": tracker.FILL_GAPS}
+               "max_gap": tracker.MAX_GAP, "fill_gaps": tracker.FILL_GAPS,
+               "division_max_area_sum": tracker.DIVISION_MAX_AREA_SUM or np.inf,  # 0: no bound
+               "division_mother_iou": tracker.DIVISION_MOTHER_IOU}
     rows = []
     benchmark_linker(10, num_frames=3, method="learned", link_model=link_model)  # warm-up (first calls), not timed
     for method in RULES:

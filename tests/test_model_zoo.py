@@ -30,6 +30,9 @@ def test_the_shipped_model_is_small_and_loads_into_its_config():
     assert cfg.CELLTRACK.TRACKER.MAX_GAP == validation["chosen_max_gap"]
     assert cfg.CELLTRACK.TRACKER.FILL_GAPS == validation["chosen_fill_gaps"]
     assert cfg.CELLTRACK.TRACKER.RESCUE_THRESHOLD == validation["chosen_rescue_threshold"]
+    area_sum = json.loads((Path(__file__).parents[1] / "benchmarks" / "linker_validation_area_sum.json").read_text())
+    assert cfg.CELLTRACK.TRACKER.DIVISION_MAX_AREA_SUM == area_sum["chosen_division_max_area_sum"]
+    assert cfg.CELLTRACK.TRACKER.DIVISION_MOTHER_IOU == area_sum["chosen_division_mother_iou"]
     assert LinkModel.from_config(cfg) is not None
     predictor = CellTrackPredictor(cfg)  # refuses weights that do not fit
     assert next(predictor.model.parameters()).dtype == torch.float32

@@ -112,6 +112,8 @@ def benchmark_linker(
     rescue_threshold: float = 1.0,
     min_track_length: int = 0,
     fill_gaps: bool = False,
+    division_max_area_sum: float = np.inf,
+    division_mother_iou: float = 0.0,
 ) -> Dict[str, float]:
     """Time ``Tracker.update`` per frame on a synthetic movie (the movie is made before timing starts; each
     frame's own update, whatever ``Tracker.lag`` delays its output by).
@@ -127,7 +129,8 @@ def benchmark_linker(
     tracker = Tracker(
         similarity=distance_similarity(scale=2.0), method=method, max_gap=max_gap, num_candidates=num_candidates,
         link_model=link_model, division_persistence=division_persistence, rescue_threshold=rescue_threshold,
-        min_track_length=min_track_length, fill_gaps=fill_gaps,
+        min_track_length=min_track_length, fill_gaps=fill_gaps, division_max_area_sum=division_max_area_sum,
+        division_mother_iou=division_mother_iou,
     )
     linked = []  # ms in Tracker.update per frame, after the first (frame 0 links nothing)
     for frame, detections in enumerate(movie):

@@ -99,12 +99,12 @@ def candidate_pairs(
         return _empty_pairs()
     k = min(num_candidates, len(centers_prev))
     _, nearest = cKDTree(centers_prev).query(centers_t, k=k, distance_upper_bound=max_distance)
-    nearest = nearest.reshape(len(centers_t), k)
+    # Each cell's k distinct neighbours, by index in t-1: the pairs come out sorted and unique. cKDTree marks
+    # "none within max_distance" with N_prev, which sorts last.
+    nearest = np.sort(nearest.reshape(len(centers_t), k), axis=1).ravel().astype(np.int64)
     cells = np.repeat(np.arange(len(centers_t), dtype=np.int64), k)
-    nearest = nearest.ravel().astype(np.int64)
-    found = nearest < len(centers_prev)  # cKDTree marks "none within max_distance" with N_prev
-    pairs = np.stack([cells[found], nearest[found]], axis=1)
-    return merge_pairs(pairs, num_prev=len(centers_prev))
+    found = nearest < len(centers_prev)
+    return np.stack([cells[found], nearest[found]], axis=1)
 
 
 def mask_overlaps(labels_t: np.ndarray, labels_prev: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:

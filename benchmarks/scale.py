@@ -10,6 +10,7 @@ from celltrack.config import get_celltrack_cfg
 from celltrack.data import make_synthetic_sequence
 from celltrack.tracking.benchmark import benchmark_linker, timing_link_model
 from celltrack.tracking.link_model import LinkModel
+from celltrack.tracking.tracker import Tracker
 from common import REPO, fresh, log, track_video
 from variants import DEFAULT_RULE, build_models, missing_weights
 
@@ -31,12 +32,10 @@ def measure_linker(args) -> dict:
         fitted = LinkModel.from_config(cfg)
         if fitted is not None:
             link_model, weights = fitted, f"the fitted weights of {config_file}"
-    tracker = cfg.CELLTRACK.TRACKER
-    persistence, rescue = tracker.DIVISION_PERSISTENCE, tracker.RESCUE_THRESHOLD
-    options = {"division_persistence": persistence, "min_track_length": tracker.MIN_TRACK_LENGTH,
-               "max_gap": tracker.MAX_GAP, "fill_gaps": tracker.FILL_GAPS,
-               "division_max_area_sum": tracker.DIVISION_MAX_AREA_SUM or np.inf,  # 0: no bound
-               "division_mother_iou": tracker.DIVISION_MOTHER_IOU}
+    config = Tracker.from_config(cfg)  # the config's options as the Tracker reads them (0 = no bound: inf)
+    rescue = config["rescue_threshold"]
+    options = {key: config[key] for key in ("division_persistence", "min_track_length", "max_gap", "fill_gaps",
+                                            "division_max_area_sum", "division_mother_iou")}
     rows = []
     benchmark_linker(10, num_frames=3, method="learned", link_model=link_model)  # warm-up (first calls), not timed
     for method in RULES:

@@ -75,6 +75,8 @@ def parse_args(argv=None):
     parser.add_argument("--train-iters", type=int, default=8, help="training iterations timed (after 2 warm-up)")
     parser.add_argument("--linker-cells", type=int, nargs="+", default=[10, 100, 1000, 5000])
     parser.add_argument("--linker-frames", type=int, default=20)
+    parser.add_argument("--linker-repeats", type=int, default=5,
+                        help="runs of each linker movie; ms/frame is their median (a shared machine's speed varies)")
     parser.add_argument("--memory-frames", type=int, nargs=2, default=[50, 500], help="short and long movie")
     parser.add_argument("--memory-size", type=int, default=160, help="frame size (px) of the memory movies")
     parser.add_argument("--out", default=str(HERE), help="folder for results.json, RESULTS.md and the plots")

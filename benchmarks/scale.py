@@ -18,9 +18,10 @@ RULES = ("learned", "global", "paper")
 
 
 def measure_linker(args) -> dict:
-    """Linker ms/frame vs cells for each rule (the default is "learned"), and the fitted exponent of the
-    growth, on the synthetic movies of ``celltrack.tracking.benchmark``: "learned" with the shipped config's
-    fitted ``LinkModel`` when there is one, else ``timing_link_model``'s hand-set one. Each row's
+    """Linker ms/frame vs cells for each rule (the default is "learned"; the median of ``args.linker_repeats``
+    runs of each movie), and the fitted exponent of the growth, on the synthetic movies of
+    ``celltrack.tracking.benchmark``: "learned" with the shipped config's fitted ``LinkModel`` when there is
+    one, else ``timing_link_model``'s hand-set one. Each row's
     ``divisions`` shows how a rule links the movie. Every rule with the config's DIVISION_PERSISTENCE,
     MIN_TRACK_LENGTH, MAX_GAP and FILL_GAPS, "learned" with its RESCUE_THRESHOLD, DIVISION_MAX_AREA_SUM and
     DIVISION_MOTHER_IOU."""
@@ -36,16 +37,19 @@ def measure_linker(args) -> dict:
     rescue = config["rescue_threshold"]
     options = {key: config[key] for key in ("division_persistence", "min_track_length", "max_gap", "fill_gaps",
                                             "division_max_area_sum", "division_mother_iou")}
-    rows = []
+    rows, repeats = [], max(1, getattr(args, "linker_repeats", 1))
     benchmark_linker(10, num_frames=3, method="learned", link_model=link_model)  # warm-up (first calls), not timed
     for method in RULES:
         for cells in args.linker_cells:
-            result = benchmark_linker(cells, num_frames=args.linker_frames, method=method,
-                                      link_model=link_model if method == "learned" else None,
-                                      rescue_threshold=rescue, **options)
-            rows.append({"method": method, "num_cells": cells, "ms_per_frame": result["ms_per_frame"],
-                         "max_ms": result["max_ms"], "divisions": int(result["divisions"])})
-            log(f"scale: linker {method:7s} {cells:5d} cells: {result['ms_per_frame']:.2f} ms/frame")
+            runs = [benchmark_linker(cells, num_frames=args.linker_frames, method=method,
+                                     link_model=link_model if method == "learned" else None,
+                                     rescue_threshold=rescue, **options) for _ in range(repeats)]
+            times = [run["ms_per_frame"] for run in runs]
+            rows.append({"method": method, "num_cells": cells, "ms_per_frame": float(np.median(times)),
+                         "runs_ms_per_frame": times, "max_ms": max(run["max_ms"] for run in runs),
+                         "divisions": int(runs[0]["divisions"])})
+            log(f"scale: linker {method:7s} {cells:5d} cells: {np.median(times):.2f} ms/frame "
+                f"(median of {repeats}: {min(times):.2f}-{max(times):.2f})")
     exponents = {}
     for method in RULES:
         points = [(row["num_cells"], row["ms_per_frame"]) for row in rows if row["method"] == method and row["num_cells"] >= 100]
@@ -56,7 +60,9 @@ def measure_linker(args) -> dict:
     return {"frames": args.linker_frames, "rows": rows, "exponent": exponents, "default": DEFAULT_RULE[1],
             "learned_weights": {"link": list(link_model.link_weights), "division": list(link_model.division_weights),
                                 "displacement_scale": link_model.displacement_scale},
-            "note": "ms/frame = k * cells^exponent fitted on a log-log scale; 1 = linear, n log n fits ~1.1; "
+            "repeats": repeats,
+            "note": f"ms/frame: the median of {repeats} runs of each movie (runs_ms_per_frame: each run's mean); "
+                    "ms/frame = k * cells^exponent fitted on a log-log scale; 1 = linear, n log n fits ~1.1; "
                     f"'learned' with {weights} and RESCUE_THRESHOLD {rescue}; every rule with "
                     + ", ".join(f"{key.upper()} {value}" for key, value in options.items())}
 

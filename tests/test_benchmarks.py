@@ -284,9 +284,12 @@ def test_report_names_the_default_rule():
 def test_measure_linker_times_the_learned_rule():
     from argparse import Namespace
 
-    linker = measure_linker(Namespace(linker_cells=[20, 100, 150], linker_frames=4))
+    linker = measure_linker(Namespace(linker_cells=[20, 100, 150], linker_frames=4, linker_repeats=3))
     assert [row["method"] for row in linker["rows"]] == ["learned"] * 3 + ["global"] * 3 + ["paper"] * 3
     assert all(row["ms_per_frame"] > 0 and isinstance(row["divisions"], int) for row in linker["rows"])
+    # The median of the repeated runs of each movie.
+    assert all(len(row["runs_ms_per_frame"]) == 3 and row["ms_per_frame"] == np.median(row["runs_ms_per_frame"])
+               for row in linker["rows"]) and linker["repeats"] == 3
     assert set(linker["exponent"]) == {"learned", "global", "paper"} and linker["default"] == "learned"
     weights = linker["learned_weights"]  # one per feature, then the bias
     assert len(weights["link"]) == len(LINK_FEATURES) + 1 and len(weights["division"]) == len(DIVISION_FEATURES) + 1

@@ -85,8 +85,8 @@ class LineageTable:
         nor children."""
         track_ids = np.unique(np.asarray(track_ids, dtype=np.int64))
         first, last, parent = self._data[track_ids - 1].T
-        lone = (parent == 0) & (last - first + 1 < min_length) & (first >= 0)
-        return track_ids[lone & ~np.isin(track_ids, self._data[: self._size, 2])]
+        track_ids = track_ids[(parent == 0) & (last - first + 1 < min_length) & (first >= 0)]
+        return track_ids[~np.isin(track_ids, self._data[: self._size, 2])] if len(track_ids) else track_ids
 
     def discard(self, track_ids: np.ndarray) -> None:
         """Remove tracks without parent or children (their rows, as :meth:`merge` removes one)."""
@@ -154,24 +154,27 @@ class PendingDivisions:
             return {}
         renamed: Dict[int, int] = {}
         pending = []
+        seen = set(track_ids.tolist()) if len(self.rows) else set()
         for mother, first, second, birth in self.rows.tolist():
             mother = renamed.get(mother, mother)
-            present = np.isin([first, second], track_ids)
-            if present.all():
+            if first in seen and second in seen:
                 if frame - birth + 1 < self.persistence:
                     pending.append((mother, first, second, birth))
                 continue
-            ended, kept = (first, second) if present[1] else (second, first)
-            if not present.any() or len(lineage.children(ended)):
+            ended, kept = (first, second) if second in seen else (second, first)
+            if kept not in seen or len(lineage.children(ended)):
                 continue
             lineage.set_parent(ended, 0)
             lineage.merge(kept, into=mother)
             track_ids[track_ids == kept] = mother
+            seen.discard(kept)
+            seen.add(mother)
             renamed[kept] = mother
-        born, parents = track_ids[daughters], lineage.parent_of(track_ids[daughters])
-        mothers, counts = np.unique(parents, return_counts=True)
-        for mother in mothers[counts == 2]:
-            pending.append((int(mother), *born[parents == mother].tolist(), frame))
+        if daughters.any():
+            born, parents = track_ids[daughters], lineage.parent_of(track_ids[daughters])
+            mothers, counts = np.unique(parents, return_counts=True)
+            for mother in mothers[counts == 2]:
+                pending.append((int(mother), *born[parents == mother].tolist(), frame))
         self.rows = np.asarray(pending, dtype=np.int64).reshape(-1, 4)
         return renamed
 

@@ -38,7 +38,7 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from .linking import Links, _no_links, max_weight_matching
+from .linking import Links, _no_links, max_weight_matching, runs
 
 __all__ = ["LINK_FEATURES", "DIVISION_FEATURES", "LinkModel", "candidate_margins", "fit_logistic", "one_to_one_links",
            "daughter_link_features", "mother_goes_on", "open_divisions", "decided_divisions", "learned_rule", "rescue_links"]
@@ -78,8 +78,7 @@ def candidate_margins(pairs: np.ndarray, scores: np.ndarray) -> np.ndarray:
     if len(pairs) == 0:
         return np.zeros(0)
     cells = pairs[:, 0]
-    starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
-    sizes = np.diff(np.r_[starts, len(cells)])
+    starts, sizes = runs(cells)
     group = np.repeat(np.arange(len(starts)), sizes)
     best = np.maximum.reduceat(scores, starts)
     first_best = np.minimum.reduceat(np.where(scores == best[group], np.arange(len(cells)), len(cells)), starts)
@@ -162,8 +161,7 @@ class LinkModel:
             return np.zeros((0, 3), dtype=np.int64)
         order = np.lexsort((-link_probability, pairs[:, 1]))
         mothers, cells = pairs[order, 1], pairs[order, 0]
-        starts = np.flatnonzero(np.r_[True, mothers[1:] != mothers[:-1]])
-        sizes = np.diff(np.r_[starts, len(order)])
+        starts, sizes = runs(mothers)
         rows = []
         for first in range(per_mother):
             for second in range(first + 1, per_mother):
@@ -253,7 +251,12 @@ def decided_divisions(model: "LinkModel", pairs: np.ndarray, link_probability: n
     """The first step of :func:`learned_rule` and the divisions it leaves to decide: (matched, divisions),
     the pairs' :func:`one_to_one_links` and the ``model``'s candidate divisions those links leave open."""
     matched = one_to_one_links(pairs, link_probability, num_t, num_prev, link_threshold)
-    divisions = model.division_candidates(pairs, link_probability)
+    # Only a t-1 cell with an unlinked candidate can be the mother of an open division (of two daughters one
+    # at most is linked to her): the candidates of the others are never open, and are not built.
+    may_divide = np.zeros(num_prev, dtype=bool)
+    may_divide[pairs[matched[pairs[:, 0]] == -1, 1]] = True
+    keep = may_divide[pairs[:, 1]]
+    divisions = model.division_candidates(pairs[keep], link_probability[keep])
     return matched, divisions[open_divisions(divisions, matched, num_prev)]
 
 

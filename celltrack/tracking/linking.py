@@ -37,6 +37,7 @@ __all__ = [
     "fuse_similarities",
     "link_weights",
     "overlap_allows",
+    "runs",
     "best_pair_per_cell",
     "paper_claims",
     "resolve_claims",
@@ -107,16 +108,20 @@ def candidate_pairs(
     return np.stack([cells[found], nearest[found]], axis=1)
 
 
-def mask_overlaps(labels_t: np.ndarray, labels_prev: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def mask_overlaps(labels_t: np.ndarray, labels_prev: np.ndarray, areas_t: Optional[np.ndarray] = None,
+                  areas_prev: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
     """Mask IoU of every pair of cells that share at least one pixel.
 
     One pass over the pixels: the (label_t, label_prev) codes of pixels that are foreground in both
-    images are counted: with ``np.bincount`` (O(P)) while the table of all N_t x N_prev codes is small
-    against the P overlapping pixels, else with ``np.unique`` (O(P log P)).
+    images are counted: in a table of all N_t x N_prev codes (``np.bincount``, O(P + N_t N_prev)) while it
+    is small against the P overlapping pixels (at most 32 entries per pixel, 4M in all: scanning the table
+    costs ~0.3 us per 1000 entries, sorting ~40 us per 1000 pixels), else with ``np.unique`` (O(P log P)).
 
     Args:
         labels_t: (H, W) non-negative integer label image of frame t (cell i has label i + 1).
         labels_prev: (H, W) label image of frame t-1.
+        areas_t, areas_prev: (N_t,), (N_prev,) pixel areas of labels 1..N when the caller has them
+            (``Detections.areas``); counted here otherwise.
 
     Returns:
         pairs: (M, 2) int64 sorted pairs (i_t, j_prev) with a non-empty intersection.
@@ -135,13 +140,14 @@ def mask_overlaps(labels_t: np.ndarray, labels_prev: np.ndarray) -> Tuple[np.nda
         return _empty_pairs(), np.zeros(0)
     if flat_t.min() < 0 or flat_prev.min() < 0:
         raise ValueError("mask_overlaps: label images must be >= 0 (0 is background)")
-    area_t = np.bincount(flat_t)
-    area_prev = np.bincount(flat_prev)
+    area_t = np.bincount(flat_t) if areas_t is None else np.concatenate([[0], areas_t])
+    area_prev = np.bincount(flat_prev) if areas_prev is None else np.concatenate([[0], areas_prev])
     both = (flat_t > 0) & (flat_prev > 0)
     codes = flat_t[both].astype(np.int64) * area_prev.size + flat_prev[both]
-    if area_t.size * area_prev.size <= max(4 * codes.size, 1 << 16):  # few labels: count codes in one pass
-        intersection = np.bincount(codes, minlength=area_t.size * area_prev.size)
-        codes = np.flatnonzero(intersection)
+    table_size = area_t.size * area_prev.size
+    if table_size <= max(min(32 * codes.size, 1 << 22), 1 << 16):  # few labels: count codes in one table
+        intersection = np.bincount(codes, minlength=table_size)
+        codes = np.flatnonzero(intersection != 0)
         intersection = intersection[codes]
     else:  # many labels: sort the overlapping pixels' codes instead of a huge count table
         codes, intersection = np.unique(codes, return_counts=True)
@@ -167,7 +173,8 @@ def merge_pairs(*pairs: np.ndarray, num_prev: int) -> np.ndarray:
     stacked = np.concatenate([np.asarray(p, dtype=np.int64).reshape(-1, 2) for p in pairs] or [_empty_pairs()])
     if len(stacked) == 0:
         return _empty_pairs()
-    codes = np.unique(_pair_codes(stacked, num_prev))
+    codes = np.sort(_pair_codes(stacked, num_prev))
+    codes = codes[runs(codes)[0]]  # unique
     return np.stack(np.divmod(codes, num_prev), axis=1)
 
 
@@ -204,6 +211,18 @@ def fuse_similarities(similarities: Mapping[str, np.ndarray], num_pairs: int) ->
     return np.mean(scores, axis=0)
 
 
+def runs(keys: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """(starts, sizes): the index of the first element and the length of each run of equal values in
+    ``keys`` (grouped, e.g. sorted): how pairs sorted by a cell are split into that cell's candidates."""
+    change = np.ones(len(keys), dtype=bool)
+    np.not_equal(keys[1:], keys[:-1], out=change[1:])
+    starts = np.flatnonzero(change)
+    sizes = np.empty_like(starts)
+    sizes[:-1] = starts[1:] - starts[:-1]
+    sizes[-1:] = len(keys) - starts[-1:]
+    return starts, sizes
+
+
 def best_pair_per_cell(cells: np.ndarray, values: np.ndarray, num_cells: int) -> np.ndarray:
     """Index of the pair with the largest value for each cell (argmax within groups).
 
@@ -221,15 +240,14 @@ def best_pair_per_cell(cells: np.ndarray, values: np.ndarray, num_cells: int) ->
     values = np.asarray(values, dtype=np.float64)
     if (cells[1:] >= cells[:-1]).all():
         # Pairs grouped by cell (the usual case): O(E) segment maxima instead of a sort.
-        starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
-        sizes = np.diff(np.r_[starts, len(cells)])
+        starts, sizes = runs(cells)
         is_max = values == np.repeat(np.maximum.reduceat(values, starts), sizes)
         first_max = np.minimum.reduceat(np.where(is_max, np.arange(len(cells)), len(cells)), starts)
         best[cells[starts]] = first_max
         return best
     order = np.lexsort((-values, cells))  # stable: ties keep pair order
     sorted_cells = cells[order]
-    first = np.flatnonzero(np.r_[True, sorted_cells[1:] != sorted_cells[:-1]])
+    first = runs(sorted_cells)[0]
     best[sorted_cells[first]] = order[first]
     return best
 

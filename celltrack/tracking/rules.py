@@ -12,7 +12,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .linking import HEADS, Links, _no_links, best_pair_per_cell, fuse_similarities, max_weight_matching, pair_values
+from .linking import HEADS, Links, _no_links, best_pair_per_cell, fuse_similarities, max_weight_matching, pair_values, runs
 
 __all__ = ["paper_claims", "resolve_claims", "overlap_allows", "link_weights", "paper_rule", "global_rule"]
 
@@ -81,8 +81,7 @@ def resolve_claims(claims: np.ndarray, claim_scores: np.ndarray, num_prev: int) 
         return Links(matched, is_daughter)
     order = claimants[np.lexsort((-np.asarray(claim_scores, dtype=np.float64)[claimants], claims[claimants]))]
     parents = claims[order]
-    group_start = np.flatnonzero(np.r_[True, parents[1:] != parents[:-1]])
-    group_size = np.diff(np.r_[group_start, len(order)])
+    group_start, group_size = runs(parents)
     rank = np.arange(len(order)) - np.repeat(group_start, group_size)
     size = np.repeat(group_size, group_size)
     is_daughter[order[(size >= 2) & (rank < 2)]] = True
@@ -180,7 +179,7 @@ def global_rule(
     claimed_pair = np.flatnonzero(open_pair)[best[claimants]]
     parents, scores = pairs[claimed_pair, 1], weights[claimed_pair]
     order = np.lexsort((-scores, parents))  # stable: equal scores go to the lower cell index
-    first = order[np.r_[True, parents[order][1:] != parents[order][:-1]]]
+    first = order[runs(parents[order])[0]]
     matched[claimants[first]] = parents[first]
     is_daughter[claimants[first]] = True
     is_daughter[taken_by[parents[first]]] = True

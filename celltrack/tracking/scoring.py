@@ -49,7 +49,7 @@ def score_pairs(
         pairs = np.stack([cells[sub[:, 0]], previous_cells[sub[:, 1]]], axis=1)
     overlap_pairs, overlap_iou = np.zeros((0, 2), dtype=np.int64), np.zeros(0)
     if detections.labels is not None and previous.labels is not None:
-        overlap_pairs, overlap_iou = mask_overlaps(detections.labels, previous.labels)
+        overlap_pairs, overlap_iou = mask_overlaps(detections.labels, previous.labels, detections.areas, previous.areas)
         if cells is not None:
             keep = _member(overlap_pairs[:, 0], cells, detections.num_cells) & _member(
                 overlap_pairs[:, 1], previous_cells, num_prev

@@ -363,11 +363,14 @@ class Tracker:
         eligible = new.copy()
         for past in reversed(list(self._recent)[:-1]):  # most recently lost first; t-1 was linked already
             lost = np.flatnonzero(self._lost.frames == past.frame)
-            if self.min_track_length > 1:  # a track not yet long enough to be a cell (a flicker) is not resumed
+            if self.min_track_length > 1 and len(lost):
+                # a track not yet long enough to be a cell (a flicker) is not resumed
                 lost = lost[self._lineage.lengths(self._lost.track_ids[lost]) >= self.min_track_length]
-            cells = np.flatnonzero(eligible)
-            if len(lost) == 0 or len(cells) == 0:
+            if len(lost) == 0:
                 continue
+            cells = np.flatnonzero(eligible)
+            if len(cells) == 0:
+                break
             previous_cells = self._lost.cells[lost]
             pairs, similarities, iou = self._score(detections, past.detections, cells, previous_cells)
             if len(pairs) == 0:
@@ -422,6 +425,8 @@ class Tracker:
 
     def _discard(self, track_ids: np.ndarray) -> None:
         """Remove short lone tracks: from the lineage, and their cells' ids (0) in the frames kept."""
+        if len(track_ids) == 0:
+            return
         self._lineage.discard(track_ids)
         for kept in self._recent:
             kept.track_ids[np.isin(kept.track_ids, track_ids)] = 0

@@ -18,7 +18,9 @@ from celltrack.tracking.linking import (
     paper_claims,
     paper_rule,
     resolve_claims,
+    runs,
 )
+from celltrack.tracking.labels import cell_areas
 
 
 def _pairs(*rows):
@@ -67,6 +69,11 @@ def test_mask_overlaps_matches_pixel_count(num_cells):
         assert value == pytest.approx((a & b).sum() / (a | b).sum())
     both = (labels_t > 0) & (labels_prev > 0)
     assert len(pairs) == len(set(zip(labels_t[both], labels_prev[both])))
+    # Areas the caller already counted (Detections.areas) give the same overlaps.
+    known = mask_overlaps(labels_t, labels_prev, cell_areas(labels_t, num_cells).astype(float),
+                          cell_areas(labels_prev, num_cells).astype(float))
+    np.testing.assert_array_equal(known[0], pairs)
+    np.testing.assert_array_equal(known[1], iou)
 
 
 def test_mask_overlaps_empty_and_mismatched():
@@ -84,6 +91,13 @@ def test_merge_pairs_and_pair_values():
     values = pair_values(merged, _pairs((0, 2), (1, 0)), np.array([0.5, 0.7]), num_prev=3)
     np.testing.assert_allclose(values, [0.0, 0.5, 0.7])
     assert pair_values(merged, _pairs(), np.zeros(0), num_prev=3).tolist() == [0, 0, 0]
+
+
+def test_runs_of_equal_keys():
+    starts, sizes = runs(np.array([2, 2, 5, 7, 7, 7]))
+    assert starts.tolist() == [0, 2, 3] and sizes.tolist() == [2, 1, 3]
+    starts, sizes = runs(np.zeros(0, np.int64))
+    assert starts.shape == sizes.shape == (0,)
 
 
 def test_best_pair_per_cell_ties_go_to_first_pair():

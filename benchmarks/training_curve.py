@@ -57,12 +57,23 @@ def segment(frames: list, min_score: float, overlap: float, out: Path) -> Path:
     return out
 
 
-def detect_all(cfg, weights: Path, versions: dict, box_scale: float = 1.0) -> dict:
+def validation_versions(root: Path, sequence: str, first: int, stop: int) -> dict:
+    """Frames ``first:stop`` of a sequence as acquired (suffix "") and under ``DIMMER`` ("_dimmer")."""
+    records = [r for r in load_ctc_sequence(root, sequence) if first <= r["frame"] < stop]
+    images = [read_frame(r["file_name"], r["frame"]) for r in records]
+    rng = np.random.default_rng(0)
+    dimmer = [(photometric_augment(percentile_normalize(image), DIMMER, rng=rng) * 65535).astype(np.uint16)
+              for image in images]
+    return {"": images, "_dimmer": dimmer}
+
+
+def detect_all(cfg, weights: Path, versions: dict, box_scale: float = 1.0, mask_threshold: float = 0.5) -> dict:
     """Raw detections (score >= 0.05) of each version of the validation frames ({suffix: images})."""
     cfg = cfg.clone()
     cfg.MODEL.WEIGHTS = str(weights)
     cfg.CELLTRACK.TRACKER.MIN_SCORE = 0.05
     cfg.CELLTRACK.MASK_BOX_SCALE = box_scale
+    cfg.CELLTRACK.MASK_THRESHOLD = mask_threshold
     predictor = CellTrackPredictor(cfg)
     return {suffix: [predictor.detect(image) for image in images] for suffix, images in versions.items()}
 
@@ -89,11 +100,7 @@ def main() -> None:
     cfg = get_celltrack_cfg(args.config_file)
     dataset, sequence, first, stop = re.fullmatch(r"(.+)/(\w+)\[(\d+):(\d+)\]", args.validation).groups()
     first, stop, root = int(first), int(stop), Path(args.data) / dataset
-    records = [r for r in load_ctc_sequence(root, sequence) if first <= r["frame"] < stop]
-    images = [read_frame(r["file_name"], r["frame"]) for r in records]
-    rng = np.random.default_rng(0)
-    dimmer = [(photometric_augment(percentile_normalize(image), DIMMER, rng=rng) * 65535).astype(np.uint16)
-              for image in images]
+    versions = validation_versions(root, sequence, first, stop)
     run = Path(args.run)
     checkpoints = sorted(run.glob("model_*.pth"), key=lambda p: (p.stem == "model_final", p.stem))
     earlier = json.loads(Path(args.continues).read_text()) if args.continues else {"checkpoints": [], "loss": []}
@@ -109,7 +116,6 @@ def main() -> None:
         temporary = Path(temporary)
         gt = cut_ground_truth(root, sequence, first, stop, temporary / "GT")
         min_score, overlap = cfg.CELLTRACK.TRACKER.MIN_SCORE, cfg.CELLTRACK.MASK_OVERLAP_THRESHOLD
-        versions = {"": images, "_dimmer": dimmer}
         for iteration, checkpoint, name in points:
             detected = detect_all(cfg, checkpoint, versions)  # the last checkpoint's are swept below
             result["checkpoints"].append({"iteration": iteration, "file": str(name),

@@ -8,6 +8,7 @@ import torch
 
 from detectron2.data import transforms as T
 from detectron2.modeling import build_model
+from detectron2.modeling.postprocessing import detector_postprocess
 from detectron2.structures import Boxes, Instances
 
 from ..checkpoint import load_trained_weights
@@ -145,6 +146,7 @@ class CellTrackPredictor:
         self.smoothing = cfg.CELLTRACK.INPUT_SMOOTHING
         self.min_score = cfg.CELLTRACK.TRACKER.MIN_SCORE
         self.overlap_threshold = cfg.CELLTRACK.MASK_OVERLAP_THRESHOLD
+        self.mask_threshold = cfg.CELLTRACK.MASK_THRESHOLD
         self.similarity: Similarity = track_head_similarity(self.model.roi_heads.track_head)  # built once
         self.reset()
 
@@ -186,9 +188,13 @@ class CellTrackPredictor:
 
     @torch.no_grad()
     def detect(self, image: np.ndarray) -> Instances:
-        """Segment one frame: Instances (frame coordinates) with masks, boxes, scores and embeddings,
-        scores >= CELLTRACK.TRACKER.MIN_SCORE, highest score first."""
-        cells = _to_cpu_but_embeddings(self.model.inference([self.model_input(image)])[0]["instances"])
+        """Segment one frame: Instances (frame coordinates) with masks (mask head's probability >=
+        CELLTRACK.MASK_THRESHOLD), boxes, scores and embeddings, scores >= CELLTRACK.TRACKER.MIN_SCORE,
+        highest score first."""
+        inputs = self.model_input(image)
+        cells = self.model.inference([inputs], do_postprocess=False)[0]
+        cells = detector_postprocess(cells, inputs["height"], inputs["width"], mask_threshold=self.mask_threshold)
+        cells = _to_cpu_but_embeddings(cells)
         return cells[cells.scores >= self.min_score]
 
     @torch.no_grad()

@@ -178,6 +178,8 @@ class LinkModel:
         ``pairs`` are the candidate pairs (sorted, unique, as ``linking.merge_pairs`` returns them) and
         ``pair_features`` their link features.
         """
+        if len(divisions) == 0:
+            return np.zeros((0, len(DIVISION_FEATURES)))
         mother, a, b = divisions.T
         fa, fb = daughter_link_features(divisions, pairs, pair_features, len(centers_prev))
         scale = self.displacement_scale

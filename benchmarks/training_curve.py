@@ -67,13 +67,15 @@ def validation_versions(root: Path, sequence: str, first: int, stop: int) -> dic
     return {"": images, "_dimmer": dimmer}
 
 
-def detect_all(cfg, weights: Path, versions: dict, box_scale: float = 1.0, mask_threshold: float = 0.5) -> dict:
+def detect_all(cfg, weights: Path, versions: dict, box_scale: float = 1.0, mask_threshold: float = 0.5,
+               mask_flip: bool = False) -> dict:
     """Raw detections (score >= 0.05) of each version of the validation frames ({suffix: images})."""
     cfg = cfg.clone()
     cfg.MODEL.WEIGHTS = str(weights)
     cfg.CELLTRACK.TRACKER.MIN_SCORE = 0.05
     cfg.CELLTRACK.MASK_BOX_SCALE = box_scale
     cfg.CELLTRACK.MASK_THRESHOLD = mask_threshold
+    cfg.CELLTRACK.MASK_FLIP = mask_flip
     predictor = CellTrackPredictor(cfg)
     return {suffix: [predictor.detect(image) for image in images] for suffix, images in versions.items()}
 

@@ -55,8 +55,14 @@ def add_celltrack_config(cfg: CN) -> None:
     # A pixel belongs to a detected cell where the mask head's probability is at least this (Mask R-CNN's own:
     # 0.5). The outline of a dim nucleus fades into the background, where the head is less sure. 0.5: the best
     # mean SEG of 0.3-0.55 on SIM+ 01 frames 55-64 as acquired and dimmer with the shipped model
-    # (`python benchmarks/mask_threshold.py`: 0.820; 0.45: 0.820, 0.4: 0.816, 0.3: 0.797; mask_threshold.json).
+    # (`python benchmarks/mask_settings.py`: 0.820; 0.45: 0.820, 0.4: 0.816, 0.3: 0.797; mask_settings.json).
     cfg.CELLTRACK.MASK_THRESHOLD = 0.5
+    # At inference the mask head also reads the frame mirrored left-right, for the same boxes, and each cell's
+    # mask probability is the mean of the two (test-time augmentation of the masks only: boxes, scores and
+    # embeddings are the plain frame's). Costs a second backbone pass. Not in the paper. Off: on SIM+ 01 frames
+    # 55-64 as acquired and dimmer it did not pay with the shipped model (`python benchmarks/mask_settings.py`:
+    # mean SEG 0.820 with it at 0.5, 0.820 without; mask_settings.json).
+    cfg.CELLTRACK.MASK_FLIP = False
     # Training pairs frame t with frame t-gap, gap drawn from 1..MAX_FRAME_GAP (paper: 1).
     cfg.CELLTRACK.MAX_FRAME_GAP = 1
 

@@ -147,6 +147,7 @@ class CellTrackPredictor:
         self.min_score = cfg.CELLTRACK.TRACKER.MIN_SCORE
         self.overlap_threshold = cfg.CELLTRACK.MASK_OVERLAP_THRESHOLD
         self.mask_threshold = cfg.CELLTRACK.MASK_THRESHOLD
+        self.mask_flip = cfg.CELLTRACK.MASK_FLIP
         self.similarity: Similarity = track_head_similarity(self.model.roi_heads.track_head)  # built once
         self.reset()
 
@@ -192,10 +193,23 @@ class CellTrackPredictor:
         CELLTRACK.MASK_THRESHOLD), boxes, scores and embeddings, scores >= CELLTRACK.TRACKER.MIN_SCORE,
         highest score first."""
         inputs = self.model_input(image)
-        cells = self.model.inference([inputs], do_postprocess=False)[0]
+        cells = self.model.inference([inputs], do_postprocess=False)[0]  # pred_masks: (N, 1, M, M) probabilities
+        if self.mask_flip and len(cells):
+            cells.pred_masks = (cells.pred_masks + self._mirrored_masks(inputs, cells)) / 2
         cells = detector_postprocess(cells, inputs["height"], inputs["width"], mask_threshold=self.mask_threshold)
         cells = _to_cpu_but_embeddings(cells)
         return cells[cells.scores >= self.min_score]
+
+    def _mirrored_masks(self, inputs: dict, cells: Instances) -> torch.Tensor:
+        """(N, 1, M, M) mask probabilities of ``cells`` (network-input coordinates, the boxes the mask head
+        read) from the frame mirrored left-right, mirrored back (``CELLTRACK.MASK_FLIP``)."""
+        images = self.model.preprocess_image([dict(inputs, image=inputs["image"].flip(-1))])
+        features = self.model.backbone(images.tensor)
+        width = cells.image_size[1]
+        boxes = cells.pred_boxes.tensor.clone()
+        boxes[:, [0, 2]] = width - cells.pred_boxes.tensor[:, [2, 0]]
+        mirrored = Instances(cells.image_size, pred_boxes=Boxes(boxes), pred_classes=cells.pred_classes)
+        return self.model.roi_heads._forward_mask(features, [mirrored])[0].pred_masks.flip(-1)
 
     @torch.no_grad()
     def embed_labels(self, image: np.ndarray, labels: np.ndarray) -> Instances:

@@ -1,6 +1,8 @@
-"""CellTrackPredictor.detect on a tiny trained model: CELLTRACK.MASK_THRESHOLD cuts the mask head's probability."""
+"""CellTrackPredictor.detect on a tiny trained model: the mask head's cut (CELLTRACK.MASK_THRESHOLD) and mirrored pass
+(CELLTRACK.MASK_FLIP)."""
 import numpy as np
 import torch
+from detectron2.structures import Boxes, Instances
 
 from celltrack.data import read_frame
 from celltrack.tracking.predictor import CellTrackPredictor
@@ -23,3 +25,41 @@ def test_mask_threshold_grows_masks_as_it_falls_and_keeps_the_detections(trained
         low_masks, high_masks = detected[low].pred_masks.numpy(), detected[high].pred_masks.numpy()
         assert not (high_masks & ~low_masks).any()  # a pixel above the higher cut is above the lower one
         assert low_masks.sum() > high_masks.sum()
+
+
+def test_mask_flip_reads_the_mirrored_frame_at_the_mirrored_box(trained_tiny):
+    """On a frame that is its own mirror image, a box centred on the mirror line is its own mirror box: the
+    mirrored pass must give exactly the plain mask probabilities mirrored (a box mirrored about the wrong
+    line, or the masks flipped the wrong way, would not)."""
+    cfg, weights, root = trained_tiny
+    cfg = cfg.clone()
+    cfg.MODEL.WEIGHTS = str(weights)
+    image = read_frame(sorted((root / "01").glob("t*.tif"))[3])
+    image = np.concatenate([image[:, :64], image[:, :64][:, ::-1]], axis=1)  # 128 wide, mirror line x = 64
+    predictor = CellTrackPredictor(cfg)
+    inputs = predictor.model_input(image)
+    assert tuple(inputs["image"].shape[1:]) == image.shape  # network input = frame: boxes in frame pixels
+    cells = Instances(image.shape, pred_boxes=Boxes(torch.tensor([[50.0, 30.0, 78.0, 61.0], [57.0, 80.0, 71.0, 99.0]])),
+                      pred_classes=torch.zeros(2, dtype=torch.long))
+    with torch.no_grad():
+        features = predictor.model.backbone(predictor.model.preprocess_image([inputs]).tensor)
+        plain = predictor.model.roi_heads._forward_mask(features, [cells])[0].pred_masks
+        mirrored = predictor._mirrored_masks(inputs, cells)
+    assert mirrored.shape == plain.shape
+    assert torch.allclose(mirrored, plain.flip(-1), atol=1e-5)
+    assert not torch.allclose(mirrored, plain, atol=1e-3)  # the masks are not symmetric themselves
+
+
+def test_mask_flip_changes_only_the_masks(trained_tiny):
+    cfg, weights, root = trained_tiny
+    cfg = cfg.clone()
+    cfg.MODEL.WEIGHTS = str(weights)
+    cfg.CELLTRACK.TRACKER.MIN_SCORE = 0.05
+    image = read_frame(sorted((root / "01").glob("t*.tif"))[3])
+    plain = CellTrackPredictor(cfg).detect(image)
+    cfg.CELLTRACK.MASK_FLIP = True
+    flipped = CellTrackPredictor(cfg).detect(image)
+    assert len(plain) > 0
+    assert torch.equal(plain.pred_boxes.tensor, flipped.pred_boxes.tensor) and torch.equal(plain.scores, flipped.scores)
+    assert torch.equal(plain.visual_embeddings, flipped.visual_embeddings)
+    assert not torch.equal(plain.pred_masks, flipped.pred_masks)

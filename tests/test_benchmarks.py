@@ -313,3 +313,32 @@ def test_detection_cache_key_follows_the_settings_that_shape_the_cells(tmp_path)
     assert key() == key("CELLTRACK.TRACKER.RESCUE_THRESHOLD", 0.5, "CELLTRACK.TRACKER.DIVISION_PERSISTENCE", 0)
     assert key() != key("CELLTRACK.MASK_BOX_SCALE", 1.3)
     assert key() != key("CELLTRACK.TRACKER.MIN_SCORE", 0.6)
+
+
+def test_link_errors_judges_each_link_against_the_truth():
+    from types import SimpleNamespace
+
+    from celltrack.config import get_celltrack_cfg
+    from celltrack.tracking.similarity import distance_similarity
+    from celltrack.tracking.tracker import Detections
+    from link_errors import judge
+
+    def frame(centers, identity):
+        labels = np.zeros((300, 300), dtype=np.int32)
+        yy, xx = np.mgrid[:300, :300]
+        for i, (x, y) in enumerate(centers):
+            labels[(yy - y) ** 2 + (xx - x) ** 2 <= 64] = i + 1
+        return Detections(np.array(centers, float), labels, {"visual": identity, "spatial": identity})
+
+    identity = np.eye(3) * 5
+    changed = identity.copy()
+    changed[2] = [0, 0, -5]  # the third cell jumps and looks new: no rule links it
+    frames = [(np.array([1, 2, 3]), frame([(50, 50), (150, 50), (50, 150)], identity)),
+              (np.array([1, 2, 3]), frame([(52, 51), (151, 52), (51, 152)], identity)),
+              (np.array([1, 2, 3]), frame([(54, 52), (152, 54), (250, 250)], changed))]
+    cfg = get_celltrack_cfg()
+    result = judge(cfg, SimpleNamespace(similarity=distance_similarity()), frames, {}, "global")
+    assert result["counts"] == {"right": 5, "missed": 1, "wrong": 0, "false": 0}
+    (error,) = result["errors"]
+    assert (error["frame"], error["track"], error["kind"], error["truth"]) == (2, 3, "missed", 3)
+    assert error["true_pair"]["displacement_px"] == pytest.approx(np.hypot(199, 98), abs=0.1)

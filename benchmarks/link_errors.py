@@ -30,7 +30,7 @@ from common import DEFAULT_CONFIG, DEFAULT_WEIGHTS, REPO, data_folder  # noqa: E
 from celltrack.config import get_celltrack_cfg  # noqa: E402
 from celltrack.data.ctc import load_ctc_sequence, read_lineage, remove_identities, track_labels  # noqa: E402
 from celltrack.data.movie import read_frame  # noqa: E402
-from celltrack.tracking.link_model import LINK_FEATURES, LinkModel  # noqa: E402
+from celltrack.tracking.link_model import LINK_FEATURES  # noqa: E402
 from celltrack.tracking.predictor import CellTrackPredictor  # noqa: E402
 from celltrack.tracking.scoring import score_pairs  # noqa: E402
 from celltrack.tracking.tracker import GIVEN_CELLS, Detections, Tracker  # noqa: E402
@@ -75,7 +75,7 @@ def evidence(cfg, predictor, detections: Detections, previous: Detections, cell:
     k = int(match[0])
     row.update({"candidate": True, "iou": round(float(iou[k]), 3),
                 **{f"{head}_similarity": round(float(values[k]), 3) for head, values in similarities.items()}})
-    model = LinkModel.from_config(cfg)
+    model = options["link_model"]
     if model is not None:
         features = model.link_features(pairs, similarities, iou, detections.centers, previous.centers,
                                        detections.areas, previous.areas)

@@ -194,11 +194,11 @@ class CellTrackPredictor:
         highest score first."""
         inputs = self.model_input(image)
         cells = self.model.inference([inputs], do_postprocess=False)[0]  # pred_masks: (N, 1, M, M) probabilities
+        cells = cells[cells.scores >= self.min_score]  # before the masks are mirrored and pasted into the frame
         if self.mask_flip and len(cells):
             cells.pred_masks = (cells.pred_masks + self._mirrored_masks(inputs, cells)) / 2
         cells = detector_postprocess(cells, inputs["height"], inputs["width"], mask_threshold=self.mask_threshold)
-        cells = _to_cpu_but_embeddings(cells)
-        return cells[cells.scores >= self.min_score]
+        return _to_cpu_but_embeddings(cells)
 
     def _mirrored_masks(self, inputs: dict, cells: Instances) -> torch.Tensor:
         """(N, 1, M, M) mask probabilities of ``cells`` (network-input coordinates, the boxes the mask head

@@ -8,12 +8,18 @@ from celltrack.data import read_frame
 from celltrack.tracking.predictor import CellTrackPredictor
 
 
-def test_mask_threshold_grows_masks_as_it_falls_and_keeps_the_detections(trained_tiny):
+def tiny_model_and_frame(trained_tiny, min_score=None):
+    """The tiny trained model's config (its weights; ``min_score`` if given) and a frame of its movie."""
     cfg, weights, root = trained_tiny
     cfg = cfg.clone()
     cfg.MODEL.WEIGHTS = str(weights)
-    cfg.CELLTRACK.TRACKER.MIN_SCORE = 0.05
-    image = read_frame(sorted((root / "01").glob("t*.tif"))[3])
+    if min_score is not None:
+        cfg.CELLTRACK.TRACKER.MIN_SCORE = min_score
+    return cfg, read_frame(sorted((root / "01").glob("t*.tif"))[3])
+
+
+def test_mask_threshold_grows_masks_as_it_falls_and_keeps_the_detections(trained_tiny):
+    cfg, image = tiny_model_and_frame(trained_tiny, min_score=0.05)
     detected = {}
     for threshold in (0.3, 0.5, 0.7):
         cfg.CELLTRACK.MASK_THRESHOLD = threshold
@@ -31,10 +37,7 @@ def test_mask_flip_reads_the_mirrored_frame_at_the_mirrored_box(trained_tiny):
     """On a frame that is its own mirror image, a box centred on the mirror line is its own mirror box: the
     mirrored pass must give exactly the plain mask probabilities mirrored (a box mirrored about the wrong
     line, or the masks flipped the wrong way, would not)."""
-    cfg, weights, root = trained_tiny
-    cfg = cfg.clone()
-    cfg.MODEL.WEIGHTS = str(weights)
-    image = read_frame(sorted((root / "01").glob("t*.tif"))[3])
+    cfg, image = tiny_model_and_frame(trained_tiny)
     image = np.concatenate([image[:, :64], image[:, :64][:, ::-1]], axis=1)  # 128 wide, mirror line x = 64
     predictor = CellTrackPredictor(cfg)
     inputs = predictor.model_input(image)
@@ -51,11 +54,7 @@ def test_mask_flip_reads_the_mirrored_frame_at_the_mirrored_box(trained_tiny):
 
 
 def test_mask_flip_changes_only_the_masks(trained_tiny):
-    cfg, weights, root = trained_tiny
-    cfg = cfg.clone()
-    cfg.MODEL.WEIGHTS = str(weights)
-    cfg.CELLTRACK.TRACKER.MIN_SCORE = 0.05
-    image = read_frame(sorted((root / "01").glob("t*.tif"))[3])
+    cfg, image = tiny_model_and_frame(trained_tiny, min_score=0.05)
     plain = CellTrackPredictor(cfg).detect(image)
     cfg.CELLTRACK.MASK_FLIP = True
     flipped = CellTrackPredictor(cfg).detect(image)

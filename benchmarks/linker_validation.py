@@ -2,6 +2,7 @@
 """Where the linker's choices are made: tracker rules and the link models' penalty, on validation movies.
 
     python benchmarks/linker_validation.py [--config-file CONFIG] [--weights WEIGHTS] [--data ../shared/data] [--area-sums]
+        [--lone-agreement]
 
 The test movie (Fluo-N2DH-SIM+ 02) is never used. The validation movies are the ground-truth cells
 (identities removed) of:
@@ -36,6 +37,7 @@ config's options; on own cells its track filter and gaps too). Writes benchmarks
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -62,6 +64,7 @@ from celltrack.data.synthetic import make_synthetic_sequence  # noqa: E402
 from celltrack.evaluation import evaluate_ctc  # noqa: E402
 from celltrack.evaluation.evaluator import write_tracked_sequence  # noqa: E402
 from celltrack.linker_trainer import collect_frames, displacement_statistics, fit_link_model  # noqa: E402
+from celltrack.tracking.link_model import LINK_FEATURES, LinkModel  # noqa: E402
 from celltrack.tracking.predictor import CellTrackPredictor  # noqa: E402
 from celltrack.tracking.tracker import GIVEN_CELLS, METHODS, Tracker  # noqa: E402
 from detectron2.data import DatasetCatalog  # noqa: E402
@@ -177,6 +180,10 @@ def main() -> None:
                         help="only choose DIVISION_MAX_AREA_SUM and DIVISION_MOTHER_IOU (rows for each of BOUNDS, on "
                              "both kinds of cells, the config's other options); writes "
                              "benchmarks/linker_validation_area_sum.json")
+    parser.add_argument("--lone-agreement", action="store_true",
+                        help="only choose whether the link model's lone_agreement counts (the config's link model as "
+                             "fitted, and with that weight 0: the one-step fit); writes "
+                             "benchmarks/linker_validation_lone.json")
     args = parser.parse_args()
     if args.summarise:
         return summarise(json.loads((HERE / "linker_validation.json").read_text())["rows"], args.config_file)
@@ -185,6 +192,8 @@ def main() -> None:
     head = predictor.model.roi_heads.track_head
     if args.area_sums:
         return choose_area_sum(cfg, predictor, Path(args.data), args.config_file)
+    if args.lone_agreement:
+        return choose_lone_agreement(cfg, predictor, Path(args.data), args.config_file)
     register_named_sequences(cfg.DATASETS.TRAIN, cfg)
     training = collect_frames(cfg, predictor.model, [r for name in cfg.DATASETS.TRAIN for r in DatasetCatalog.get(name)])
     statistics = displacement_statistics(training)
@@ -269,6 +278,39 @@ def choose_area_sum(cfg, predictor, data: Path, config_file: str) -> None:
     (HERE / "linker_validation_area_sum.json").write_text(json.dumps(result, indent=1, default=float) + "\n")
     print(f"means: {json.dumps(means, indent=1)}\nchosen DIVISION_MAX_AREA_SUM {best[0]}, DIVISION_MOTHER_IOU {best[1]}; "
           f"wrote {HERE / 'linker_validation_area_sum.json'}")
+
+
+def choose_lone_agreement(cfg, predictor, data: Path, config_file: str) -> None:
+    """``--lone-agreement``: the learned rule with the config's link model, and with its ``lone_agreement`` weight
+    set to 0 (exactly the link model fitted without that feature: the two-step fit's first step), on the six
+    movies' ground-truth and own cells. Chosen: the best mean CT on ground-truth cells (ties: off); the own
+    cells' means (CT + TRA, as for the other own-cell choices) are recorded beside it."""
+    fitted = LinkModel.from_config(cfg)
+    weights = list(fitted.link_weights)
+    weights[LINK_FEATURES.index("lone_agreement")] = 0.0
+    models = {"celltrack (learned, lone agreement fitted)": fitted,
+              "celltrack (learned, lone agreement off)": dataclasses.replace(fitted, link_weights=tuple(weights))}
+    rows = []
+    with tempfile.TemporaryDirectory() as temporary:
+        work = Path(temporary)
+        for movie, (images, labels, gt) in validation_movies(data, work).items():
+            cells = [predictor.segment(image, given)[1] for image, given in
+                     tqdm(list(zip(images, labels)), desc=f"embedding {movie}")]
+            own = [predictor.segment(image)[1] for image in tqdm(images, desc=f"detecting {movie}")]
+            for name, model in models.items():
+                rows.append(run_row(cfg, predictor, movie, name, {**GIVEN_CELLS, "link_model": model}, cells, "gt",
+                                    images, gt, work))
+                rows.append(run_row(cfg, predictor, movie, name, {"link_model": model}, own, "own", images, gt, work))
+    means = {kind: {name: {m: float(np.mean([r[m] for r in rows if r["method"] == name and r["cells"] == kind]))
+                           for m in ("DET", "TRA", "CT", "BC(2)")} for name in models} for kind in ("gt", "own")}
+    names = list(models)
+    best = max(names, key=lambda name: (round(means["gt"][name]["CT"], 4), name == names[1]))
+    result = {"command": "python benchmarks/linker_validation.py --lone-agreement", "config_file": config_file,
+              "link_weights": dict(zip(LINK_FEATURES + ("bias",), fitted.link_weights)),
+              "movies": sorted({r["movie"] for r in rows}), "means": means, "chosen": best,
+              "rule": "best mean CT on the ground-truth cells of the six movies; ties: off", "rows": rows}
+    (HERE / "linker_validation_lone.json").write_text(json.dumps(result, indent=1, default=float) + "\n")
+    print(f"means: {json.dumps(means, indent=1)}\nchosen: {best}; wrote {HERE / 'linker_validation_lone.json'}")
 
 
 def summarise(rows: list, config_file: str) -> None:

@@ -35,7 +35,8 @@ from .checkpoint import load_trained_weights
 from .data.movie import read_frame
 from .modeling.position_encoding import POSITION_ENCODINGS
 from .modeling.track_head import build_track_head
-from .tracking.link_model import DIVISION_FEATURES, LINK_FEATURES, LinkModel, decided_divisions, describe, fit_logistic
+from .tracking.link_model import (DIVISION_FEATURES, LINK_FEATURES, LinkModel, decided_divisions, describe,
+                                  fit_link_weights, fit_logistic)
 from .tracking.linking import candidate_pairs, mask_overlaps, merge_pairs, pair_values
 from .tracking.predictor import CellTrackPredictor, boxes_from_labels
 from .tracking.tracker import Detections
@@ -226,7 +227,7 @@ def fit_link_model(cfg, head: torch.nn.Module, frames: List[FramePair], statisti
         features = unfitted.link_features(pairs, similarities, iou, frame.centers, previous.centers, frame.areas,
                                           previous.areas)
         per_frame.append((frame, previous, pairs, features, same))
-    link_weights = fit_logistic(np.concatenate([p[3] for p in per_frame]), np.concatenate([p[4] for p in per_frame]), l2)
+    link_weights = fit_link_weights(np.concatenate([p[3] for p in per_frame]), np.concatenate([p[4] for p in per_frame]), l2)
     linker = LinkModel(tuple(link_weights), unfitted.division_weights, scale)
     division_x, division_y, true_divisions = [], [], 0
     for frame, previous, pairs, features, _ in per_frame:

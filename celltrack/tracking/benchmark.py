@@ -92,7 +92,8 @@ def timing_link_model() -> LinkModel:
     movie's per-frame step) and, for a division, similar daughters close to the mother and to each other. The
     20-frame movies hold 1, 18 and 90 divisions at 10, 100 and 1000 cells; these weights find 1, 13 and 117.
     """
-    link = dict(visual_margin=1.0, spatial_margin=1.0, iou=2.0, distance=-0.5, distance_squared=-0.1, area_change=-1.0)
+    link = dict(visual_margin=1.0, spatial_margin=1.0, iou=2.0, distance=-0.5, distance_squared=-0.1, area_change=-1.0,
+                lone_agreement=0.0)
     division = dict(near_daughter=-0.3, far_daughter=-0.5, daughter_spacing=0.0, midpoint_offset=-1.0, area_sum=0.0,
                     area_imbalance=-1.0)
     # One weight per feature, in the order of LINK_FEATURES / DIVISION_FEATURES, then the bias.

@@ -11,7 +11,12 @@ what the linker relies on:
   not its raw score. On a movie unlike the training data a head can call every pair "same" (the visual
   head does on the dim Fluo-N2DH-SIM+ 02: median similarity of different nearby cells 0.9999); its
   margins are then near 0 and the decision falls to displacement and overlap, instead of linking
-  neighbours and calling daughters the mother;
+  neighbours and calling daughters the mother. A cell's *lone* candidate has no margin (nothing to rank it
+  against); there the heads enter as their agreement (:func:`lone_agreement`: the log-odds of the head that
+  believes in the pair least, floored at 0), fitted after the other weights and with them held, so that it can
+  only lift a lone candidate that every head calls the same cell -- a cell that moved further than usual with
+  nothing else near it (on GOWT1 01 the three links the learned rule alone missed, 6.5-10.4 displacement scales
+  away, heads >= 0.998) -- and never changes how any other pair is weighed;
 * a **division** (mother m in t-1, daughters a, b in t): :data:`DIVISION_FEATURES`, symmetric in a, b:
   geometry only (displacements, spacing, areas). It is fitted on exactly the candidates the rule decides
   on (those the one-to-one links leave open, :func:`open_divisions`); with the heads' margins and the
@@ -40,10 +45,14 @@ import numpy as np
 
 from .linking import Links, _no_links, max_weight_matching, runs
 
-__all__ = ["LINK_FEATURES", "DIVISION_FEATURES", "LinkModel", "candidate_margins", "fit_logistic", "one_to_one_links",
+__all__ = ["LINK_FEATURES", "SECOND_STEP_FEATURES", "DIVISION_FEATURES", "LinkModel", "candidate_margins",
+           "lone_agreement", "fit_logistic", "fit_link_weights", "one_to_one_links",
            "daughter_link_features", "mother_goes_on", "open_divisions", "decided_divisions", "learned_rule", "rescue_links"]
 
-LINK_FEATURES = ("visual_margin", "spatial_margin", "iou", "distance", "distance_squared", "area_change")
+LINK_FEATURES = ("visual_margin", "spatial_margin", "iou", "distance", "distance_squared", "area_change",
+                 "lone_agreement")
+# Fitted after the others, with their log-odds held, without a bias of its own (fit_link_model's second step).
+SECOND_STEP_FEATURES = ("lone_agreement",)
 DIVISION_FEATURES = ("near_daughter", "far_daughter", "daughter_spacing", "midpoint_offset", "area_sum",
                      "area_imbalance")
 
@@ -87,6 +96,26 @@ def candidate_margins(pairs: np.ndarray, scores: np.ndarray) -> np.ndarray:
     second = np.maximum.reduceat(others, starts)  # -inf for a lone candidate
     competitor = np.where(np.arange(len(cells)) == first_best[group], second[group], best[group])
     return np.where(np.isfinite(competitor), scores - competitor, 0.0)
+
+
+def lone_agreement(pairs: np.ndarray, head_scores: Sequence[np.ndarray]) -> np.ndarray:
+    """(E,) for a cell's only candidate, the smallest of the heads' log-odds floored at 0; 0 for the others.
+
+    Args:
+        pairs: (E, 2) candidate pairs grouped by the cell of t (as for :func:`candidate_margins`).
+        head_scores: each head's (E,) log-odds (the heads that are on; none: all 0).
+
+    A lone candidate has no margin (nothing to rank it against), so only this carries the heads' view of it.
+    The weaker head decides, as in the paper's rule (both heads must pick the cell), and a head that doubts
+    the pair gives 0, not a penalty: on a movie unlike its training data a head can call true pairs
+    "different" (log-odds ~ -2 on synthetic nuclei), and that must not break every lone track.
+    """
+    if len(pairs) == 0 or not len(head_scores):
+        return np.zeros(len(pairs))
+    starts, sizes = runs(pairs[:, 0])
+    lone = np.repeat(sizes == 1, sizes)
+    weakest = np.min(np.stack([np.asarray(s, dtype=np.float64) for s in head_scores]), axis=0)
+    return np.where(lone, np.maximum(weakest, 0.0), 0.0)
 
 
 @dataclass(frozen=True)
@@ -142,12 +171,14 @@ class LinkModel:
         """
         distance = np.linalg.norm(centers_t[pairs[:, 0]] - centers_prev[pairs[:, 1]], axis=1) / self.displacement_scale
         zeros = np.zeros(len(pairs))
+        scores = {head: _logit(similarities[head]) for head in ("visual", "spatial") if head in similarities}
         with np.errstate(divide="ignore", invalid="ignore"):
             area_change = np.abs(np.log(areas_t[pairs[:, 0]] / areas_prev[pairs[:, 1]]))
         return np.stack([
-            candidate_margins(pairs, _logit(similarities["visual"])) if "visual" in similarities else zeros,
-            candidate_margins(pairs, _logit(similarities["spatial"])) if "spatial" in similarities else zeros,
+            candidate_margins(pairs, scores["visual"]) if "visual" in scores else zeros,
+            candidate_margins(pairs, scores["spatial"]) if "spatial" in scores else zeros,
             iou, distance, distance**2, np.nan_to_num(area_change, nan=0.0, posinf=5.0),
+            lone_agreement(pairs, list(scores.values())),
         ], axis=1)
 
     def link_probability(self, features: np.ndarray) -> np.ndarray:
@@ -315,7 +346,8 @@ def rescue_links(pairs: np.ndarray, link_probability: np.ndarray, matched: np.nd
     matched[rescued >= 0] = rescued[rescued >= 0]
 
 
-def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1e-2, iterations: int = 50) -> np.ndarray:
+def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1e-2, iterations: int = 50,
+                 offset: Optional[np.ndarray] = None) -> np.ndarray:
     """Logistic regression by Newton's method on standardised features, with an L2 penalty.
 
     Each feature is scaled to zero mean and unit variance before the fit, so ``l2`` (the penalty on the
@@ -325,28 +357,48 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1e-2, ite
 
     Args:
         features: (K, F); labels: (K,) 0/1; l2: penalty on the standardised weights (not the bias).
+        offset: (K,) log-odds held fixed (an earlier fit's): the fit adds to them, with no bias and with the
+            features scaled but not centred, so a feature that is 0 leaves a sample's log-odds as they were.
 
     Returns:
-        (F + 1,) float64 weights for the raw features, bias last.
+        (F + 1,) float64 weights for the raw features, bias last; with ``offset``, (F,), no bias.
     """
     raw = np.asarray(features, np.float64)
     mean, std = raw.mean(axis=0), raw.std(axis=0)
     std = np.where(std > 1e-9, std, 1.0)
-    x = np.concatenate([(raw - mean) / std, np.ones((len(raw), 1))], axis=1)
+    if offset is not None:
+        mean = np.zeros_like(mean)
+    x = (raw - mean) / std if offset is not None else np.concatenate([(raw - mean) / std, np.ones((len(raw), 1))], axis=1)
     y = np.asarray(labels, np.float64)
+    fixed = np.zeros(len(x)) if offset is None else np.asarray(offset, np.float64)
     weights = np.zeros(x.shape[1])
     penalty = np.full(x.shape[1], l2 * len(x))
-    penalty[-1] = 0.0
+    if offset is None:
+        penalty[-1] = 0.0
     for _ in range(iterations):
-        p = _sigmoid(x @ weights)
+        p = _sigmoid(x @ weights + fixed)
         gradient = x.T @ (p - y) + penalty * weights
         hessian = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty) + 1e-9 * np.eye(x.shape[1])
         step = np.linalg.solve(hessian, gradient)
         weights -= step
         if np.abs(step).max() < 1e-8:
             break
+    if offset is not None:
+        return weights / std
     scaled = weights[:-1] / std
     return np.concatenate([scaled, [weights[-1] - scaled @ mean]])
+
+
+def fit_link_weights(features: np.ndarray, labels: np.ndarray, l2: float) -> np.ndarray:
+    """(len(LINK_FEATURES) + 1,) the link model's weights, bias last, in two steps: every feature but
+    :data:`SECOND_STEP_FEATURES` (with the bias), then those with the first step's log-odds held (no bias)."""
+    second = np.array([name in SECOND_STEP_FEATURES for name in LINK_FEATURES])
+    first_weights = fit_logistic(features[:, ~second], labels, l2)
+    held = features[:, ~second] @ first_weights[:-1] + first_weights[-1]
+    weights = np.zeros(len(LINK_FEATURES) + 1)
+    weights[:-1][~second], weights[-1] = first_weights[:-1], first_weights[-1]
+    weights[:-1][second] = fit_logistic(features[:, second], labels, l2, offset=held)
+    return weights
 
 
 def describe(weights: Sequence[float], names: Sequence[str]) -> str:

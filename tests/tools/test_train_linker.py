@@ -9,6 +9,7 @@ import torch
 
 from celltrack.config import get_celltrack_cfg
 from celltrack.tracking.frame_loop import track_frames
+from celltrack.tracking.link_model import LINK_FEATURES
 from celltrack.tracking.predictor import CellTrackPredictor
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "tools"))
@@ -25,7 +26,7 @@ def test_retrains_the_linker_and_writes_a_config_that_tracks(trained_tiny, tmp_p
     report = json.loads((out / "linker_report.json").read_text())
     assert report["frames"] == 10 and report["pairs"] > 0 and report["displacement_scale"] > 0
     fitted = get_celltrack_cfg(str(out / "config.yaml"))
-    assert fitted.CELLTRACK.TRACKER.METHOD == "learned" and len(fitted.CELLTRACK.TRACKER.LINK_WEIGHTS) == 7
+    assert fitted.CELLTRACK.TRACKER.METHOD == "learned" and len(fitted.CELLTRACK.TRACKER.LINK_WEIGHTS) == len(LINK_FEATURES) + 1
     assert fitted.MODEL.TRACK_HEAD.POSITION_ENCODING == "polar" and fitted.CELLTRACK.TRACKER.MAX_DISTANCE > 0
     # the detector is unchanged, the track head is the new one
     old, new = torch.load(weights, weights_only=True)["model"], torch.load(out / "model_final.pth", weights_only=True)["model"]

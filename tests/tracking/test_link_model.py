@@ -4,7 +4,8 @@ import pytest
 
 from celltrack.config import get_celltrack_cfg
 from celltrack.tracking.link_model import (
-    DIVISION_FEATURES, LINK_FEATURES, LinkModel, candidate_margins, fit_logistic, learned_rule)
+    DIVISION_FEATURES, LINK_FEATURES, LinkModel, candidate_margins, fit_link_weights, fit_logistic, learned_rule,
+    lone_agreement)
 from celltrack.tracking.tracker import Detections, Tracker
 
 
@@ -133,7 +134,7 @@ def test_learned_rule_needs_fitted_weights():
         Tracker(cfg)
     cfg.CELLTRACK.TRACKER.LINK_FEATURES = list(LINK_FEATURES)
     cfg.CELLTRACK.TRACKER.DIVISION_FEATURES = list(DIVISION_FEATURES)
-    with pytest.raises(ValueError, match="LINK_WEIGHTS: expected 7 numbers"):
+    with pytest.raises(ValueError, match=f"LINK_WEIGHTS: expected {len(LINK_FEATURES) + 1} numbers"):
         Tracker(cfg)
 
 
@@ -158,6 +159,40 @@ def test_margins_rank_a_cell_s_candidates_whatever_the_head_s_overall_level():
     # candidate keeps positive evidence instead of being pushed below "a new cell"
     doubtful = np.array([-3.0, -6.0, -8.0, -4.0, -5.0, -7.0])
     assert candidate_margins(pairs, doubtful).tolist() == [3.0, -3.0, -5.0, 0.0, 2.0, -2.0]
+
+
+def test_lone_agreement_is_the_weaker_head_s_belief_in_a_lone_candidate():
+    pairs = np.array([[0, 0], [0, 1], [1, 1], [2, 0], [3, 2]])
+    visual = np.array([9.0, 9.0, 6.0, 4.0, 5.0])
+    spatial = np.array([9.0, 9.0, 2.0, -3.0, 7.0])
+    # cells 0 (two candidates) gets nothing; cell 1: the weaker head (2); cell 2: a head doubts it -> 0 (no
+    # penalty); cell 3: 5.
+    assert lone_agreement(pairs, [visual, spatial]).tolist() == [0.0, 0.0, 2.0, 0.0, 5.0]
+    assert lone_agreement(pairs, [visual]).tolist() == [0.0, 0.0, 6.0, 4.0, 5.0]  # one head on
+    assert lone_agreement(pairs, []).tolist() == [0.0] * 5  # no head: no evidence
+
+
+def test_two_step_fit_holds_the_first_weights_and_lifts_only_agreeing_lone_candidates():
+    rng = np.random.default_rng(1)
+    n = 3000
+    features = np.zeros((n, len(LINK_FEATURES)))
+    distance, agreement = LINK_FEATURES.index("distance"), LINK_FEATURES.index("lone_agreement")
+    features[:, distance] = rng.uniform(0, 10, n)
+    same = features[:, distance] < 4 + rng.normal(0, 0.5, n)
+    # Far true pairs the heads agree on (lone, moved far): only the second step can explain them.
+    far_true = rng.random(n) < 0.05
+    same |= far_true
+    features[far_true, agreement] = 6.0
+    weights = fit_link_weights(features, same.astype(float), 1e-4)
+    first = np.delete(np.arange(len(LINK_FEATURES)), agreement)
+    alone = fit_logistic(features[:, first], same.astype(float), 1e-4)
+    np.testing.assert_allclose(weights[first], alone[:-1])  # the first step is the fit without the feature
+    assert weights[-1] == alone[-1] and weights[agreement] > 0.5
+    model = LinkModel(tuple(weights), (0.0,) * (len(DIVISION_FEATURES) + 1), displacement_scale=1.0)
+    far = np.zeros((2, len(LINK_FEATURES)))
+    far[:, distance], far[1, agreement] = 8.0, 6.0
+    low, lifted = model.link_probability(far)
+    assert low < 0.2 < 0.8 < lifted
 
 
 def test_learned_gap_closing_resumes_by_the_link_model():

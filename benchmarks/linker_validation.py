@@ -248,6 +248,15 @@ def run_row(cfg, predictor, movie: str, name: str, options: dict, frames: list, 
     return row
 
 
+def movie_cells(predictor, data: Path, work: Path):
+    """Each validation movie as (name, frames, GT folder, its ground-truth cells embedded, the detector's cells)."""
+    for movie, (images, labels, gt) in validation_movies(data, work).items():
+        cells = [predictor.segment(image, given)[1] for image, given in
+                 tqdm(list(zip(images, labels)), desc=f"embedding {movie}")]
+        own = [predictor.segment(image)[1] for image in tqdm(images, desc=f"detecting {movie}")]
+        yield movie, images, gt, cells, own
+
+
 def choose_area_sum(cfg, predictor, data: Path, config_file: str) -> None:
     """``--area-sums``: the learned rule with each (area sum, mother IoU) of ``BOUNDS`` on the six movies'
     ground-truth and own cells. Chosen: the best mean CT on ground-truth cells (ties: no bound, then the
@@ -256,10 +265,7 @@ def choose_area_sum(cfg, predictor, data: Path, config_file: str) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as temporary:
         work = Path(temporary)
-        for movie, (images, labels, gt) in validation_movies(data, work).items():
-            cells = [predictor.segment(image, given)[1] for image, given in
-                     tqdm(list(zip(images, labels)), desc=f"embedding {movie}")]
-            own = [predictor.segment(image)[1] for image in tqdm(images, desc=f"detecting {movie}")]
+        for movie, images, gt, cells, own in movie_cells(predictor, data, work):
             for bound, iou in BOUNDS:
                 name = area_sum_name(bound, iou)
                 options = {"division_max_area_sum": bound if bound > 0 else np.inf, "division_mother_iou": iou}
@@ -293,10 +299,7 @@ def choose_lone_agreement(cfg, predictor, data: Path, config_file: str) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as temporary:
         work = Path(temporary)
-        for movie, (images, labels, gt) in validation_movies(data, work).items():
-            cells = [predictor.segment(image, given)[1] for image, given in
-                     tqdm(list(zip(images, labels)), desc=f"embedding {movie}")]
-            own = [predictor.segment(image)[1] for image in tqdm(images, desc=f"detecting {movie}")]
+        for movie, images, gt, cells, own in movie_cells(predictor, data, work):
             for name, model in models.items():
                 rows.append(run_row(cfg, predictor, movie, name, {**GIVEN_CELLS, "link_model": model}, cells, "gt",
                                     images, gt, work))

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Would splitting merged detections help? A probe on validation movies (not a shipped setting).
 
-    python benchmarks/split_probe.py [--data ../shared/data]
+    python benchmarks/split_probe.py [--data ../shared/data] [--config-file CONFIG --weights WEIGHTS] [--no-splits]
 
 The shipped detector sometimes covers two touching nuclei with one detection (a CTC "split" error, AOGM
 NS: both nuclei score 0 in SEG, one of them misses in DET and its links miss in TRA). On the synthetic
@@ -11,7 +11,8 @@ seeded by the h-maxima (depth ``H`` px) of the distance to the cell's edge, on t
 (``mask``) or on the part of it above the Otsu threshold of its box in the smoothed network input
 (``otsu``: the dark seam between two nuclei is cut out first). A cell is split in two only when it is one
 connected piece, both parts hold >= 20 % of it and the neck between them is at most ``RATIO`` times the
-smaller part's half-width. py-ctcmetrics scores SEG and DET of the split label images (no linking).
+smaller part's half-width. py-ctcmetrics scores SEG and DET of the split label images (no linking). The model is the shipped one unless ``--config-file`` /
+``--weights`` name another; ``--no-splits`` scores only its own detections (a model's validation rows).
 
 Movies (``linker_validation.validation_movies``; never SIM+ 02): SIM+ 01 frames 55-64 (held back),
 SIM+ 01 dimmer, GOWT1 01 (training data) and synthetic A / B. Writes benchmarks/split_probe.json.
@@ -35,6 +36,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from celltrack import model_zoo  # noqa: E402
+from celltrack.config import get_celltrack_cfg  # noqa: E402
 from celltrack.data.ctc import CTCTrackWriter  # noqa: E402
 from celltrack.data.normalize import to_network_input  # noqa: E402
 from celltrack.evaluation import evaluate_ctc  # noqa: E402
@@ -87,9 +89,15 @@ def scored(frames: list, gt: Path, out: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default="../shared/data", help="folder holding the CTC datasets")
+    parser.add_argument("--config-file", help="the model's config (default: the shipped model's)")
+    parser.add_argument("--weights", help="default: the config's MODEL.WEIGHTS")
+    parser.add_argument("--no-splits", action="store_true", help="only the detector's own cells, no split tried")
     parser.add_argument("--out", default=str(HERE / "split_probe.json"))
     args = parser.parse_args()
-    cfg = model_zoo.get_config()
+    cfg = get_celltrack_cfg(args.config_file) if args.config_file else model_zoo.get_config()
+    if args.weights:
+        cfg.MODEL.WEIGHTS = args.weights
+    settings = [] if args.no_splits else SETTINGS
     predictor = CellTrackPredictor(cfg)
     smoothing, percentiles = cfg.CELLTRACK.INPUT_SMOOTHING, tuple(cfg.CELLTRACK.NORMALIZE_PERCENTILES)
     rows = []
@@ -102,18 +110,22 @@ def main() -> None:
                       for image in tqdm(images, desc=f"detecting {movie}")]
             smoothed = [to_network_input(image, percentiles, smoothing)[..., 0] for image in images]
             rows.append({"movie": movie, "split": "none", **scored(labels, gt, work / f"{len(rows)}")})
-            for seeds, depth, ratio in SETTINGS:
+            print(json.dumps(rows[-1]), flush=True)
+            for seeds, depth, ratio in settings:
                 split = [split_cells(frame, image, seeds, depth, ratio) for frame, image in zip(labels, smoothed)]
                 rows.append({"movie": movie, "split": f"{seeds} H {depth:g} RATIO {ratio:g}",
                              "cells_split": int(sum(count for _, count in split)),
                              **scored([frame for frame, _ in split], gt, work / f"{len(rows)}")})
                 print(json.dumps(rows[-1]), flush=True)
-    names = ["none"] + [f"{s} H {d:g} RATIO {r:g}" for s, d, r in SETTINGS]
+    names = ["none"] + [f"{s} H {d:g} RATIO {r:g}" for s, d, r in settings]
     means = {name: {key: float(np.mean([r[key] for r in rows if r["split"] == name])) for key in ("SEG", "DET")}
              for name in names}
     real = {name: {key: float(np.mean([r[key] for r in rows if r["split"] == name and "synthetic" not in r["movie"]]))
                    for key in ("SEG", "DET")} for name in names}
-    Path(args.out).write_text(json.dumps({"command": "python benchmarks/split_probe.py", "movies": list(MOVIES),
+    command = " ".join(["python benchmarks/split_probe.py"] + [f"--{key.replace('_', '-')} {value}" for key, value in
+                                                                 (("config_file", args.config_file), ("weights", args.weights))
+                                                                 if value] + (["--no-splits"] if args.no_splits else []))
+    Path(args.out).write_text(json.dumps({"command": command, "model": cfg.MODEL.WEIGHTS, "movies": list(MOVIES),
                                           "means": means, "means_real_movies": real, "rows": rows}, indent=1) + "\n")
     for name in names:
         print(f"{name:24s} mean SEG {means[name]['SEG']:.4f} DET {means[name]['DET']:.4f} | real movies SEG "

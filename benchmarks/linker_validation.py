@@ -141,9 +141,14 @@ def ground_truth_cells(root: Path, sequence: str, frames: range) -> list:
     return result
 
 
-def synthetic_movie(out: Path, seed: int, **options) -> Path:
-    """A ``celltrack.data.synthetic`` movie at the scale of the nuclei (sequence 01 under ``out``)."""
-    make_synthetic_sequence(out, "01", num_frames=60, num_cells=30, height=512, width=512, seed=seed,
+# The two synthetic movies' motion and acquisition (B: dimmer, noisier and faster).
+SYNTHETIC_A = dict(speed=2.0, drift=(0.5, 0.3))
+SYNTHETIC_B = dict(speed=3.0, drift=(0.0, 0.8), signal=(15.0, 45.0), noise=7.0)
+
+
+def synthetic_movie(out: Path, seed: int, sequence: str = "01", num_frames: int = 60, **options) -> Path:
+    """A ``celltrack.data.synthetic`` movie at the scale of the nuclei (``sequence`` under ``out``)."""
+    make_synthetic_sequence(out, sequence, num_frames=num_frames, num_cells=30, height=512, width=512, seed=seed,
                             cell_radius=(14.0, 22.0), cell_cycle=(25, 70), **options)
     return out
 
@@ -157,9 +162,8 @@ def validation_movies(data: Path, work: Path) -> dict:
         ("SIM+ 01 dimmer", dimmer_movie(sim, work / "dimmer"), "01", None),
         ("SIM+ 01 every 2nd frame", every_second_frame(sim, work / "every2"), "01", None),
         ("GOWT1 01", data / "Fluo-N2DH-GOWT1", "01", None),
-        ("synthetic A", synthetic_movie(work / "synthetic-a", 11, speed=2.0, drift=(0.5, 0.3)), "01", None),
-        ("synthetic B", synthetic_movie(work / "synthetic-b", 12, speed=3.0, drift=(0.0, 0.8), signal=(15.0, 45.0),
-                                        noise=7.0), "01", None),
+        ("synthetic A", synthetic_movie(work / "synthetic-a", 11, **SYNTHETIC_A), "01", None),
+        ("synthetic B", synthetic_movie(work / "synthetic-b", 12, **SYNTHETIC_B), "01", None),
     ):
         paths = sorted((root / sequence).glob("t*.tif"))
         frames = frames or range(len(paths))

@@ -11,8 +11,9 @@ seeded by the h-maxima (depth ``H`` px) of the distance to the cell's edge, on t
 (``mask``) or on the part of it above the Otsu threshold of its box in the smoothed network input
 (``otsu``: the dark seam between two nuclei is cut out first). A cell is split in two only when it is one
 connected piece, both parts hold >= 20 % of it and the neck between them is at most ``RATIO`` times the
-smaller part's half-width. py-ctcmetrics scores SEG and DET of the split label images (no linking). The model is the shipped one unless ``--config-file`` /
-``--weights`` name another; ``--no-splits`` scores only its own detections (a model's validation rows).
+smaller part's half-width. py-ctcmetrics scores SEG and DET of the split label images (no linking). The
+model is the shipped one unless ``--config-file`` / ``--weights`` name another; ``--no-splits`` scores only
+its own detections (a model's validation rows).
 
 Movies (``linker_validation.validation_movies``; never SIM+ 02): SIM+ 01 frames 55-64 (held back),
 SIM+ 01 dimmer, GOWT1 01 (training data) and synthetic A / B. Writes benchmarks/split_probe.json.

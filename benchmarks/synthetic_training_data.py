@@ -13,12 +13,13 @@
 on SIM+ 02; linker_validation's synthetic A / B (seeds 11, 12) stay unseen.
 """
 import argparse
+import sys
 from pathlib import Path
 
-from celltrack.data.synthetic import make_synthetic_sequence
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from linker_validation import SYNTHETIC_A, SYNTHETIC_B, synthetic_movie  # noqa: E402
 
-SEQUENCES = {"01": dict(seed=101, speed=2.0, drift=(0.5, 0.3)),
-             "02": dict(seed=102, speed=3.0, drift=(0.0, 0.8), signal=(15.0, 45.0), noise=7.0)}
+SEQUENCES = {"01": (101, SYNTHETIC_A), "02": (102, SYNTHETIC_B)}  # sequence: (seed, linker_validation's movie)
 
 
 def main() -> None:
@@ -28,15 +29,17 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=30)
     args = parser.parse_args()
     data, out = Path(args.data).resolve(), Path(args.out)
-    if (out / "Synthetic-Nuclei").exists():
-        raise SystemExit(f"{out / 'Synthetic-Nuclei'} exists; choose a new --out")
+    problem = (f"--data {args.data} is not a folder" if not data.is_dir() else
+               f"{out / 'Synthetic-Nuclei'} exists; choose a new --out" if (out / "Synthetic-Nuclei").exists() else None)
+    if problem:
+        print(f"synthetic_training_data.py: {problem}", file=sys.stderr)
+        sys.exit(2)
     out.mkdir(parents=True, exist_ok=True)
     for dataset in sorted(p for p in data.iterdir() if p.is_dir()):
         if not (out / dataset.name).exists():
             (out / dataset.name).symlink_to(dataset)
-    for sequence, options in SEQUENCES.items():
-        make_synthetic_sequence(out / "Synthetic-Nuclei", sequence, num_frames=args.frames, num_cells=30, height=512,
-                                width=512, cell_radius=(14.0, 22.0), cell_cycle=(25, 70), **options)
+    for sequence, (seed, options) in SEQUENCES.items():
+        synthetic_movie(out / "Synthetic-Nuclei", seed, sequence, args.frames, **options)
     print(f"wrote {out}: {', '.join(sorted(p.name for p in out.iterdir()))}")
 
 

@@ -156,6 +156,7 @@ def main() -> None:
     result["loss"] = earlier["loss"] + [{"iteration": offset + m["iteration"] + 1, "total_loss": m["total_loss"], "loss_mask": m.get("loss_mask"),
                        "loss_track": m.get("loss_track")} for m in losses]
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "training_curve.json").write_text(json.dumps(result, indent=1) + "\n")
     figure, axes = plt.subplots(1, 3, figsize=(15, 4))
     axes[0].plot([m["iteration"] for m in result["loss"]], [m["total_loss"] for m in result["loss"]], label="total")

@@ -123,9 +123,8 @@ def main() -> None:
              for name in names}
     real = {name: {key: float(np.mean([r[key] for r in rows if r["split"] == name and "synthetic" not in r["movie"]]))
                    for key in ("SEG", "DET")} for name in names}
-    command = " ".join(["python benchmarks/split_probe.py"] + [f"--{key.replace('_', '-')} {value}" for key, value in
-                                                                 (("config_file", args.config_file), ("weights", args.weights))
-                                                                 if value] + (["--no-splits"] if args.no_splits else []))
+    command = ("python benchmarks/split_probe.py" + (f" --config-file {args.config_file}" if args.config_file else "")
+               + (f" --weights {args.weights}" if args.weights else "") + (" --no-splits" if args.no_splits else ""))
     Path(args.out).write_text(json.dumps({"command": command, "model": cfg.MODEL.WEIGHTS, "movies": list(MOVIES),
                                           "means": means, "means_real_movies": real, "rows": rows}, indent=1) + "\n")
     for name in names:

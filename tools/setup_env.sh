@@ -6,26 +6,19 @@ venv=${1:-.venv}
 python=${PYTHON:-python3}
 torch_packages=${TORCH_PACKAGES:-"torch==2.14.1 torchvision==0.29.1"}
 
-# Refuse to start an install the disk cannot hold (pip would stop half way with "No space left on device").
-# MiB measured in a complete environment: PyPI's x86_64 torch 2.14.1 is a CUDA build, 5.4 GB with its nvidia
-# libraries and triton; detectron2, napari and the test tools add 1.4 GB. The check asks a little less.
-need_mib() {
-  local want=$1 dir
-  dir=$(realpath -m "$venv")
-  while [ ! -d "$dir" ]; do dir=$(dirname "$dir"); done
-  local free_kib
-  free_kib=$(df -Pk "$dir" | awk 'NR==2 {print $4}')
-  if [ "$free_kib" -lt $((want * 1024)) ]; then
-    echo "setup_env.sh: $((free_kib / 1024)) MiB free on $dir, the environment needs about $want MiB: free disk space (or set VENV to another disk) and rerun" >&2
-    exit 2
-  fi
-}
-
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 pip="$venv/bin/python -m pip"
 # Install torch only if absent, so a user's own CUDA build stays.
 if ! "$venv/bin/python" -c "import torch, torchvision" 2>/dev/null; then
-  need_mib "${ENV_DISK_MIB:-6500}"   # ENV_DISK_MIB=0 skips the check (a smaller TORCH_PACKAGES build)
+  # Refuse an install the disk cannot hold (pip would stop half way with "No space left on device"). The
+  # complete environment is 6.8 GB: PyPI's x86_64 torch 2.14.1 is a CUDA build, 5.4 GB with its nvidia libraries
+  # and triton; detectron2, napari and the test tools add 1.4 GB. ENV_DISK_MIB=0 skips it (a smaller torch build).
+  need_mib=${ENV_DISK_MIB:-6500}
+  free_mib=$(( $(df -Pk "$venv" | awk 'NR==2 {print $4}') / 1024 ))
+  if [ "$free_mib" -lt "$need_mib" ]; then
+    echo "setup_env.sh: $free_mib MiB free on $venv, the environment needs about $need_mib MiB: free disk space (or set VENV to another disk) and rerun" >&2
+    exit 2
+  fi
   $pip install -q $torch_packages
 fi
 "$venv/bin/python" tools/install_detectron2.py

@@ -43,7 +43,9 @@ def add_celltrack_config(cfg: CN) -> None:
     cfg.CELLTRACK.NORMALIZE_PERCENTILES = DEFAULT_PERCENTILES  # (1.0, 99.8)
     # Gaussian sigma (pixels, native resolution) that smooths every frame before normalisation, in training
     # and inference: dim nuclei sit barely above the noise, and averaging over a few pixels lifts them out
-    # of it without moving the outline of a 30-90 px nucleus (not in the paper; 0 = off).
+    # of it without moving the outline of a 30-90 px nucleus (not in the paper; 0 = off). The shipped model was
+    # trained with 1.5; at inference, 2-4 gained a little SEG on the dim rungs of benchmarks/acquisition_ladder.py
+    # (SIM+ 01 frames 55-64) but lost SEG and DET on GOWT1 01 (benchmarks/ladder/), so 1.5 stays.
     cfg.CELLTRACK.INPUT_SMOOTHING = 1.5
     # Mask-overlap suppression: a detection with more than this share of its pixels under higher-scoring
     # detections is dropped (one detection per nucleus; 1 = off). Not in the paper.
@@ -65,6 +67,11 @@ def add_celltrack_config(cfg: CN) -> None:
     cfg.CELLTRACK.MASK_FLIP = False
     # Training pairs frame t with frame t-gap, gap drawn from 1..MAX_FRAME_GAP (paper: 1).
     cfg.CELLTRACK.MAX_FRAME_GAP = 1
+    # Modules that train (names of the model's modules, e.g. "roi_heads.mask_head"; each with its submodules);
+    # every other parameter is frozen. Empty: all train (what MODEL.BACKBONE.FREEZE_AT leaves). A fine-tune of
+    # the detection heads on the frozen backbone keeps the features the track head reads, so the trained linker
+    # (and linkers trained from the same weights) stay valid. Not in the paper.
+    cfg.CELLTRACK.TRAIN_ONLY = []
 
     cfg.CELLTRACK.AUGMENT = CN()
     # Geometric augmentations, identical on both frames of a pair.

@@ -6,6 +6,23 @@ from detectron2.engine import DefaultTrainer
 
 from .checkpoint import CellTrackCheckpointer
 from .data import PairedFrameMapper
+from .data.movie import DataError
+
+
+def freeze_all_but(model, names) -> None:
+    """Freeze every parameter of ``model`` outside the modules ``names`` (CELLTRACK.TRAIN_ONLY); none
+    is unfrozen (what FREEZE_AT froze stays frozen). Empty ``names``: nothing changes."""
+    if not names:
+        return
+    modules = dict(model.named_modules())
+    unknown = [name for name in names if name not in modules]
+    if unknown:
+        children = ", ".join(name for name, _ in model.named_children())
+        raise DataError(f"CELLTRACK.TRAIN_ONLY names {', '.join(unknown)}, which the model does not have; name "
+                        f"modules of the model such as roi_heads.mask_head (its parts: {children})")
+    for name, parameter in model.named_parameters():
+        if not any(name == module or name.startswith(module + ".") for module in names):
+            parameter.requires_grad_(False)
 
 
 class CellTrackTrainer(DefaultTrainer):
@@ -19,6 +36,12 @@ class CellTrackTrainer(DefaultTrainer):
         # The hooks captured the default checkpointer; build them again around this one.
         self._hooks = []
         self.register_hooks(self.build_hooks())
+
+    @classmethod
+    def build_model(cls, cfg):
+        model = super().build_model(cfg)
+        freeze_all_but(model, cfg.CELLTRACK.TRAIN_ONLY)
+        return model
 
     @classmethod
     def build_train_loader(cls, cfg):

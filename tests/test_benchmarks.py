@@ -342,3 +342,18 @@ def test_link_errors_judges_each_link_against_the_truth():
     (error,) = result["errors"]
     assert (error["frame"], error["track"], error["kind"], error["truth"]) == (2, 3, "missed", 3)
     assert error["true_pair"]["displacement_px"] == pytest.approx(np.hypot(199, 98), abs=0.1)
+
+
+def test_acquisition_ladder_dims_each_rung_below_the_last(sequence):
+    from acquisition_ladder import LADDER, ladder_versions
+    from celltrack.data.movie import read_frame
+    from celltrack.data.normalize import percentile_normalize
+
+    versions = ladder_versions(sequence, "01", 1, 3)  # sequence: the dataset folder holding 01/, 01_GT/
+    cells = read_frame(sequence / "01_GT" / "TRA" / "man_track001.tif", 1) > 0
+    contrast = []
+    for rung in range(len(LADDER)):
+        image = percentile_normalize(versions[f"_rung{rung}"][0])
+        contrast.append(float(image[cells].mean() - np.median(image[~cells])) / float(image[~cells].std()))
+    assert np.array_equal(versions["_rung0"][0], read_frame(sequence / "01" / "t001.tif", 1))  # as acquired
+    assert all(a > b for a, b in zip(contrast, contrast[1:])), contrast  # signal over noise falls at each rung

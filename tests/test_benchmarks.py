@@ -357,3 +357,12 @@ def test_acquisition_ladder_dims_each_rung_below_the_last(sequence):
         contrast.append(float(image[cells].mean() - np.median(image[~cells])) / float(image[~cells].std()))
     assert np.array_equal(versions["_rung0"][0], read_frame(sequence / "01" / "t001.tif", 1))  # as acquired
     assert all(a > b for a, b in zip(contrast, contrast[1:])), contrast  # signal over noise falls at each rung
+
+
+def test_det_tra_target_shows_what_tra_charges_for_links():
+    results = passing_results()
+    title = "#11 SIM+ 02, own detections: DET - TRA <= 0.5 points (0.005)"
+    assert next(t for t in targets(results) if t["target"] == title)["measured"] == "0.0030"  # no AOGM counts
+    change(results, "celltrack", SIM_TEST, False, AOGM_0=1000.0, AOGM_ED=2, AOGM_EC=3, AOGM_EA=10)
+    measured = next(t for t in targets(results) if t["target"] == title)["measured"]
+    assert measured == "0.0030 (TRA's link costs: wrong links 0.0050, missing links 0.0150)"

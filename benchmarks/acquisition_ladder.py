@@ -79,6 +79,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(HERE))
     parser.add_argument("--smoothings", type=float, nargs="+", default=SMOOTHINGS, help="INPUT_SMOOTHING values")
     parser.add_argument("--thresholds", type=float, nargs="+", default=THRESHOLDS, help="MASK_THRESHOLD values")
+    parser.add_argument("--box-scale", type=float, help="CELLTRACK.MASK_BOX_SCALE (default: the config's)")
     args = parser.parse_args()
     cfg = get_celltrack_cfg(args.config_file) if args.config_file else model_zoo.get_config()
     weights = args.weights or cfg.MODEL.WEIGHTS
@@ -86,6 +87,8 @@ def main() -> None:
     first, stop, root = int(first), int(stop), Path(args.data) / dataset
     versions = ladder_versions(root, sequence, first, stop)
     min_score, overlap = cfg.CELLTRACK.TRACKER.MIN_SCORE, cfg.CELLTRACK.MASK_OVERLAP_THRESHOLD
+    if args.box_scale:
+        cfg.CELLTRACK.MASK_BOX_SCALE = args.box_scale
     shipped = (cfg.CELLTRACK.INPUT_SMOOTHING, cfg.CELLTRACK.MASK_THRESHOLD)
     rows, detections = [], {}
     with tempfile.TemporaryDirectory() as temporary:
@@ -116,7 +119,8 @@ def main() -> None:
     command = ("python benchmarks/acquisition_ladder.py" + (f" --config-file {args.config_file}" if args.config_file else "")
                + (f" --weights {args.weights}" if args.weights else "") + f" --validation '{args.validation}'"
                + ("" if tuple(args.smoothings) == SMOOTHINGS else " --smoothings " + " ".join(map(str, args.smoothings)))
-               + ("" if tuple(args.thresholds) == THRESHOLDS else " --thresholds " + " ".join(map(str, args.thresholds))))
+               + ("" if tuple(args.thresholds) == THRESHOLDS else " --thresholds " + " ".join(map(str, args.thresholds)))
+               + (f" --box-scale {args.box_scale}" if args.box_scale else ""))
     result = {"validation": args.validation, "command": command,
               "ladder": [{"rung": rung, "name": name, "acquisition": acquisition}
                          for rung, (name, acquisition) in enumerate(LADDER)],

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import tempfile
 from pathlib import Path
 
@@ -33,12 +32,12 @@ from celltrack.data.ctc import cut_ground_truth, load_ctc_sequence  # noqa: E402
 from celltrack.data.mapper import photometric_augment  # noqa: E402
 from celltrack.data.movie import read_frame  # noqa: E402
 from celltrack.data.normalize import percentile_normalize  # noqa: E402
-from training_curve import detect_all, scored  # noqa: E402
+from training_curve import detect_all, held_back_frames, scored  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 PLAIN = dict(cell_contrast=(1.0, 1.0), cell_seed=0, gamma=1.0, offset=0.0, illumination=(0.0, 1.0, 0.0), blur_sigma=0.0,
              poisson_noise=0.0)
-# (name, contrast, per-cell contrast range, Gaussian noise, Poisson noise), in units of the normalised frame.
+# (name, acquisition for photometric_augment; None = the frames as acquired), in units of the normalised frame.
 LADDER = (("as acquired", None),
           ("contrast 0.55, noise 0.06", dict(PLAIN, contrast=0.55, gaussian_noise=0.06)),
           ("contrast 0.4, cells 0.5-1, noise 0.08", dict(PLAIN, contrast=0.4, cell_contrast=(0.5, 1.0),
@@ -83,8 +82,7 @@ def main() -> None:
     args = parser.parse_args()
     cfg = get_celltrack_cfg(args.config_file) if args.config_file else model_zoo.get_config()
     weights = args.weights or cfg.MODEL.WEIGHTS
-    dataset, sequence, first, stop = re.fullmatch(r"(.+)/(\w+)\[(\d+):(\d+)\]", args.validation).groups()
-    first, stop, root = int(first), int(stop), Path(args.data) / dataset
+    root, sequence, first, stop = held_back_frames(args.data, args.validation)
     versions = ladder_versions(root, sequence, first, stop)
     min_score, overlap = cfg.CELLTRACK.TRACKER.MIN_SCORE, cfg.CELLTRACK.MASK_OVERLAP_THRESHOLD
     if args.box_scale:

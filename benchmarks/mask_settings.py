@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import tempfile
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from celltrack import model_zoo  # noqa: E402
 from celltrack.config import get_celltrack_cfg  # noqa: E402
 from celltrack.data.ctc import cut_ground_truth  # noqa: E402
-from training_curve import detect_all, scored, validation_versions  # noqa: E402
+from training_curve import detect_all, held_back_frames, scored, validation_versions  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55)
@@ -42,8 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     cfg = get_celltrack_cfg(args.config_file) if args.config_file else model_zoo.get_config()
     weights = args.weights or cfg.MODEL.WEIGHTS
-    dataset, sequence, first, stop = re.fullmatch(r"(.+)/(\w+)\[(\d+):(\d+)\]", args.validation).groups()
-    first, stop, root = int(first), int(stop), Path(args.data) / dataset
+    root, sequence, first, stop = held_back_frames(args.data, args.validation)
     versions = validation_versions(root, sequence, first, stop)
     min_score, overlap = cfg.CELLTRACK.TRACKER.MIN_SCORE, cfg.CELLTRACK.MASK_OVERLAP_THRESHOLD
     rows = []

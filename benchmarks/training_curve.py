@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 import tempfile
 from pathlib import Path
 
@@ -55,6 +56,17 @@ def segment(frames: list, min_score: float, overlap: float, out: Path) -> Path:
         writer.write_frame(frame, labels)
     writer.close({})
     return out
+
+
+def held_back_frames(data: str, validation: str) -> tuple:
+    """``(dataset folder, sequence, first, stop)`` of a validation spec ``"<dataset>/<sequence>[first:stop]"``."""
+    match = re.fullmatch(r"(.+)/(\w+)\[(\d+):(\d+)\]", validation)
+    if match is None:
+        print(f"error: --validation {validation!r}: expected '<dataset>/<sequence>[first:stop]', "
+              "e.g. 'Fluo-N2DH-SIM+/01[55:65]'", file=sys.stderr)
+        raise SystemExit(2)
+    dataset, sequence, first, stop = match.groups()
+    return Path(data) / dataset, sequence, int(first), int(stop)
 
 
 def validation_versions(root: Path, sequence: str, first: int, stop: int) -> dict:
@@ -100,8 +112,7 @@ def main() -> None:
     parser.add_argument("--start", help="the weights this run started from (MODEL.WEIGHTS), scored first")
     args = parser.parse_args()
     cfg = get_celltrack_cfg(args.config_file)
-    dataset, sequence, first, stop = re.fullmatch(r"(.+)/(\w+)\[(\d+):(\d+)\]", args.validation).groups()
-    first, stop, root = int(first), int(stop), Path(args.data) / dataset
+    root, sequence, first, stop = held_back_frames(args.data, args.validation)
     versions = validation_versions(root, sequence, first, stop)
     run = Path(args.run)
     checkpoints = sorted(run.glob("model_*.pth"), key=lambda p: (p.stem == "model_final", p.stem))

@@ -366,3 +366,23 @@ def test_det_tra_target_shows_what_tra_charges_for_links():
     change(results, "celltrack", SIM_TEST, False, AOGM_0=1000.0, AOGM_ED=2, AOGM_EC=3, AOGM_EA=10)
     measured = next(t for t in targets(results) if t["target"] == title)["measured"]
     assert measured == "0.0030 (TRA's link costs: wrong links 0.0050, missing links 0.0150)"
+
+
+def test_device_packing_gives_back_every_file_of_a_sequence(sequence, tmp_path, monkeypatch):
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks" / "device"))
+    import tifffile
+    from pack_data import pack, unpack
+
+    root = sequence.parent
+    pack(root, ["Synthetic/01"], tmp_path / "data.pack")
+    unpack(tmp_path / "data.pack", tmp_path / "data")
+    originals = sorted(p.relative_to(root) for p in (root / "Synthetic").rglob("*") if p.suffix in (".tif", ".txt"))
+    assert originals and originals == sorted(p.relative_to(tmp_path / "data")
+                                             for p in (tmp_path / "data").rglob("*") if p.is_file())
+    for relative in originals:
+        if relative.suffix == ".txt":
+            assert (tmp_path / "data" / relative).read_bytes() == (root / relative).read_bytes()
+        else:
+            np.testing.assert_array_equal(tifffile.imread(tmp_path / "data" / relative), tifffile.imread(root / relative))
+    with pytest.raises(SystemExit, match="Synthetic/07"):
+        pack(root, ["Synthetic/07"], tmp_path / "other.pack")

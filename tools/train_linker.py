@@ -21,8 +21,19 @@ import torch
 
 import celltrack  # noqa: F401  (compat shims + registrations, before detectron2)
 from celltrack.cli import ToolParser, load_config, tool
+from celltrack.data.movie import DataError
 from celltrack.data.catalog import register_named_sequences
 from celltrack.linker_trainer import refit_link_models, train_linker
+
+
+def check_device(name: str) -> None:
+    """Refuse a --device that torch cannot use, in one line."""
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise DataError(f"--device {name}: not a device torch knows; pass cpu or cuda (cuda:1 for the second GPU)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise DataError(f"--device {name}: this torch ({torch.__version__}) sees no CUDA GPU; pass --device cpu")
 
 
 @tool()
@@ -32,6 +43,7 @@ def main(argv=None) -> int:
     parser.add_argument("--weights", required=True, help="trained CellTrack weights (the detector is kept)")
     parser.add_argument("--output", required=True, help="folder for model_final.pth, config.yaml, linker_report.json")
     parser.add_argument("--epochs", type=int, default=15, help="passes over the training frame pairs")
+    parser.add_argument("--device", help="where the frozen detector runs (cpu, cuda); default: the config's MODEL.DEVICE")
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier result in --output")
     parser.add_argument("--refit", metavar="LINKER_DIR",
                         help="keep the track head of an earlier train_linker output and refit only the link and "
@@ -42,7 +54,9 @@ def main(argv=None) -> int:
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE pairs for the new linker")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    cfg = load_config(args.config_file, ["MODEL.WEIGHTS", args.weights])
+    if args.device:
+        check_device(args.device)
+    cfg = load_config(args.config_file, ["MODEL.WEIGHTS", args.weights] + (["MODEL.DEVICE", args.device] if args.device else []))
     new_cfg = load_config(args.config_file, args.opts)
     register_named_sequences(cfg.DATASETS.TRAIN, cfg)
     output = Path(args.output)

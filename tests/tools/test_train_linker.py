@@ -22,7 +22,7 @@ def test_retrains_the_linker_and_writes_a_config_that_tracks(trained_tiny, tmp_p
     config_file.write_text(cfg.dump())
     out = tmp_path / "linker"
     assert train_linker.main(["--config-file", str(config_file), "--weights", str(weights), "--output", str(out),
-                              "--epochs", "2", "MODEL.TRACK_HEAD.POSITION_ENCODING", "polar"]) == 0
+                              "--epochs", "2", "--device", "cpu", "MODEL.TRACK_HEAD.POSITION_ENCODING", "polar"]) == 0
     report = json.loads((out / "linker_report.json").read_text())
     assert report["frames"] == 10 and report["pairs"] > 0 and report["displacement_scale"] > 0
     fitted = get_celltrack_cfg(str(out / "config.yaml"))
@@ -53,3 +53,7 @@ def test_retrains_the_linker_and_writes_a_config_that_tracks(trained_tiny, tmp_p
     assert penalised.FIT_PENALTY == 10.0 and fitted.CELLTRACK.TRACKER.FIT_PENALTY == 1e-4
     assert np.abs(penalised.LINK_WEIGHTS[:-1]).sum() < 0.5 * np.abs(fitted.CELLTRACK.TRACKER.LINK_WEIGHTS[:-1]).sum()
     assert train_linker.main(["--config-file", str(config_file), "--weights", str(weights), "--output", str(out)]) == 2
+    bad_device = ["--config-file", str(config_file), "--weights", str(weights), "--output", str(tmp_path / "d")]
+    assert train_linker.main(bad_device + ["--device", "gpu7"]) == 2
+    if not torch.cuda.is_available():
+        assert train_linker.main(bad_device + ["--device", "cuda"]) == 2

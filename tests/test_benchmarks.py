@@ -386,3 +386,18 @@ def test_device_packing_gives_back_every_file_of_a_sequence(sequence, tmp_path, 
             np.testing.assert_array_equal(tifffile.imread(tmp_path / "data" / relative), tifffile.imread(root / relative))
     with pytest.raises(SystemExit, match="Synthetic/07"):
         pack(root, ["Synthetic/07"], tmp_path / "other.pack")
+
+
+def test_average_weights_means_floats_and_refuses_other_architectures(tmp_path):
+    import torch
+    from average_weights import main as average_weights
+
+    torch.save({"model": {"w": torch.tensor([1.0, 3.0], dtype=torch.float16), "n": torch.tensor(4)}}, tmp_path / "a.pth")
+    torch.save({"model": {"w": torch.tensor([3.0, 5.0]), "n": torch.tensor(4)}}, tmp_path / "b.pth")
+    torch.save({"model": {"w": torch.zeros(3), "n": torch.tensor(4)}}, tmp_path / "c.pth")
+    assert average_weights(["--out", str(tmp_path / "ab.pth"), str(tmp_path / "a.pth"), str(tmp_path / "b.pth")]) == 0
+    averaged = torch.load(tmp_path / "ab.pth", weights_only=True)["model"]
+    assert torch.equal(averaged["w"], torch.tensor([2.0, 4.0])) and int(averaged["n"]) == 4
+    assert average_weights(["--out", str(tmp_path / "ac.pth"), str(tmp_path / "a.pth"), str(tmp_path / "c.pth")]) == 2
+    assert average_weights(["--out", str(tmp_path / "ab.pth"), str(tmp_path / "a.pth"), str(tmp_path / "b.pth")]) == 2
+    assert not (tmp_path / "ac.pth").exists()

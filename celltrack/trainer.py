@@ -1,4 +1,5 @@
 """CellTrackTrainer: detectron2's DefaultTrainer with CellTrack's loader, evaluator and checkpointer."""
+import logging
 import os
 
 from detectron2.data import build_detection_test_loader, build_detection_train_loader
@@ -7,6 +8,8 @@ from detectron2.engine import DefaultTrainer
 from .checkpoint import CellTrackCheckpointer
 from .data import PairedFrameMapper
 from .data.movie import DataError
+
+logger = logging.getLogger("detectron2.celltrack.trainer")  # detectron2's handlers: the console and log.txt
 
 
 def freeze_all_but(model, names) -> None:
@@ -40,6 +43,13 @@ class CellTrackTrainer(DefaultTrainer):
     @classmethod
     def build_model(cls, cfg):
         model = super().build_model(cfg)
+        if not cfg.MODEL.WEIGHTS and cfg.MODEL.BACKBONE.FREEZE_AT > 0:
+            logger.warning(
+                "MODEL.BACKBONE.FREEZE_AT %d with no MODEL.WEIGHTS: the backbone's first %d stage(s) (stem%s) stay at "
+                "their random initialisation, as in the shipped CPU recipe (detectron2's default, meant for a "
+                "pretrained backbone); MODEL.BACKBONE.FREEZE_AT 0 trains them (README, 'Detection settings')",
+                cfg.MODEL.BACKBONE.FREEZE_AT, cfg.MODEL.BACKBONE.FREEZE_AT,
+                "" if cfg.MODEL.BACKBONE.FREEZE_AT == 1 else ", res2" if cfg.MODEL.BACKBONE.FREEZE_AT == 2 else ", res2...")
         freeze_all_but(model, cfg.CELLTRACK.TRAIN_ONLY)
         return model
 

@@ -24,16 +24,17 @@ def train(tmp_path, *extra):
 
 
 def test_train_then_resume(tmp_path):
-    train(tmp_path)
+    first = train(tmp_path)
     assert (tmp_path / "out" / "model_final.pth").exists()
+    assert "FREEZE_AT 2 with no MODEL.WEIGHTS" in first.stdout + first.stderr  # random stem and res2, frozen
     resumed = train(tmp_path, "--resume")
     assert "Starting training from iteration 3" in resumed.stdout
 
 
 def test_two_process_cpu_distributed_training(tmp_path):
-    result = train(tmp_path, "--num-gpus", "2", "--dist-url", "auto")
+    result = train(tmp_path, "--num-gpus", "2", "--dist-url", "auto", "MODEL.BACKBONE.FREEZE_AT", "0")
     log = (tmp_path / "out" / "log.txt").read_text()
-    assert "World size: 2" in log
+    assert "World size: 2" in log and "with no MODEL.WEIGHTS" not in log
     assert "loss_track" in log and (tmp_path / "out" / "model_final.pth").exists(), result.stderr[-2000:]
 
 

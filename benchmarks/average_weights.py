@@ -7,14 +7,13 @@
 Floating-point tensors are averaged in float32 (float16 shipped weights included); other tensors must agree.
 Exit status 2 with one line when the checkpoints do not hold the same parameters.
 """
-import argparse
 import sys
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from celltrack.cli import tool  # noqa: E402
+from celltrack.cli import ToolParser, tool  # noqa: E402
 from celltrack.data.movie import DataError  # noqa: E402
 
 
@@ -36,7 +35,7 @@ def average(paths) -> dict:
 
 @tool()
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ToolParser(description=__doc__)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("checkpoints", nargs="+", help="two or more CellTrack .pth files")
     args = parser.parse_args(argv)

@@ -45,11 +45,10 @@ class CellTrackTrainer(DefaultTrainer):
         model = super().build_model(cfg)
         if not cfg.MODEL.WEIGHTS and cfg.MODEL.BACKBONE.FREEZE_AT > 0:
             logger.warning(
-                "MODEL.BACKBONE.FREEZE_AT %d with no MODEL.WEIGHTS: the backbone's first %d stage(s) (stem%s) stay at "
-                "their random initialisation, as in the shipped CPU recipe (detectron2's default, meant for a "
+                "MODEL.BACKBONE.FREEZE_AT %d with no MODEL.WEIGHTS: the frozen backbone stages (the stem, then res2, ...) "
+                "stay at their random initialisation, as in the shipped CPU recipe (detectron2's default, meant for a "
                 "pretrained backbone); MODEL.BACKBONE.FREEZE_AT 0 trains them (README, 'Detection settings')",
-                cfg.MODEL.BACKBONE.FREEZE_AT, cfg.MODEL.BACKBONE.FREEZE_AT,
-                "" if cfg.MODEL.BACKBONE.FREEZE_AT == 1 else ", res2" if cfg.MODEL.BACKBONE.FREEZE_AT == 2 else ", res2...")
+                cfg.MODEL.BACKBONE.FREEZE_AT)
         freeze_all_but(model, cfg.CELLTRACK.TRAIN_ONLY)
         return model
 

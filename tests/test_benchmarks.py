@@ -368,7 +368,7 @@ def test_det_tra_target_shows_what_tra_charges_for_links():
     assert measured == "0.0030 (TRA's link costs: wrong links 0.0050, missing links 0.0150)"
 
 
-def test_device_packing_gives_back_every_file_of_a_sequence(sequence, tmp_path, monkeypatch):
+def test_device_packing_gives_back_every_file_of_a_sequence(sequence, tmp_path):
     sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks" / "device"))
     import tifffile
     from pack_data import pack, unpack

@@ -11,7 +11,6 @@ against the sha256 of its array taken at packing. The packed file never goes int
 """
 import argparse
 import hashlib
-import io
 import lzma
 import pickle
 import sys
@@ -29,6 +28,8 @@ def pack(data: Path, sequences, out: Path) -> None:
     entries = []
     for name in sequences:
         dataset, sequence = name.split("/")
+        if not (data / dataset / sequence).is_dir():
+            sys.exit(f"error: {data / dataset / sequence} is not a folder")
         for folder in (data / dataset / sequence, data / dataset / f"{sequence}_GT"):
             if not folder.is_dir():
                 continue
@@ -38,8 +39,6 @@ def pack(data: Path, sequences, out: Path) -> None:
                     entries.append((str(path.relative_to(data)), "tif", array, digest(array)))
                 elif path.suffix == ".txt":
                     entries.append((str(path.relative_to(data)), "txt", path.read_bytes(), ""))
-        if not (data / dataset / sequence).is_dir():
-            sys.exit(f"error: {data / dataset / sequence} is not a folder")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(lzma.compress(pickle.dumps(entries, protocol=4), preset=9 | lzma.PRESET_EXTREME))
     print(f"{out}: {len(entries)} files, {out.stat().st_size / 2**20:.1f} MiB")

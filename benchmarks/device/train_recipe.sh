@@ -2,8 +2,7 @@
 # The CPU recipe of the shipped model (celltrack/model_zoo/CellTrack-R18-FPN-cpu/MODEL_CARD.md, steps 1-3: detector
 # + track head, the linker retrained on full frames, the second stage) run unchanged but for MODEL.DEVICE and the
 # data loader's workers, on a lent GPU machine through the device tool, where the 64 MiB working tree carries the
-# training movies packed by pack_data.py (.devdata) and the pure-Python dependencies (.devpkgs, see README.md
-# "Training on a GPU"). Options after the script go to both training stages (e.g. a longer SOLVER.MAX_ITER; both stages get the same).
+# training movies packed by pack_data.py (.devdata) and the pure-Python dependencies (.devpkgs, see benchmarks/device/README.md). Options after the script go to both training stages (e.g. a longer SOLVER.MAX_ITER; both stages get the same).
 #   bash benchmarks/device/train_recipe.sh SOLVER.MAX_ITER 4000
 # Writes, under $OUT: the weights of the last finished step in float16 (stage 1 + linker, then stage 2; split into
 # 15 MiB parts model_fp16.pth.part*, `cat` joins them), each stage's metrics.json, the linker's config and run.log

@@ -34,12 +34,13 @@ def cache_key(*parts) -> str:
 
 def cell_settings(args, model: Model) -> str:
     """The model's config as far as it shapes its cells: all of it but the linking options (which the cached
-    cells do not depend on) -- a changed MASK_BOX_SCALE or MIN_SCORE in the config file is a new cache key."""
+    cells do not depend on) -- a changed MASK_BOX_SCALE, MIN_SCORE or CONTINUE_SCORE in the config file is a new
+    cache key."""
     cfg = model_cfg(args, model)
     cfg.defrost()
-    min_score = cfg.CELLTRACK.TRACKER.MIN_SCORE
+    scores = cfg.CELLTRACK.TRACKER.MIN_SCORE, cfg.CELLTRACK.TRACKER.CONTINUE_SCORE
     cfg.CELLTRACK.pop("TRACKER")
-    return f"{cfg.dump()}MIN_SCORE: {min_score}"
+    return f"{cfg.dump()}MIN_SCORE: {scores[0]}" + (f" CONTINUE_SCORE: {scores[1]}" if scores[1] < scores[0] else "")
 
 
 def detections_cache(args, work: Path, model: Model, seq: SequenceData, cells: str) -> Path:
@@ -78,11 +79,15 @@ def fill_cache(predictor: CellTrackPredictor, seq: SequenceData, cache: Path, gt
     return seconds / counted if counted else None  # None: every frame came from the cache
 
 
-def cached_frames(cache: Path, num_frames: int, heads: Sequence[str]) -> Iterator[Detections]:
+def cached_frames(cache: Path, num_frames: int, heads: Sequence[str], min_score: float = 0.0) -> Iterator[Detections]:
+    """The cached cells of each frame; only those scored ``min_score`` or more (the baselines: cells that
+    CellTrack's tracker lets start a track, not those it keeps only to continue one, CONTINUE_SCORE)."""
     for frame in range(num_frames):
         with np.load(cache / f"t{frame:04d}.npz") as stored:
             embeddings = {name: stored[name] for name in heads if name in stored.files}
-            yield Detections(stored["centers"], stored["labels"].astype(np.int32), embeddings)
+            scores = stored["scores"] if "scores" in stored.files else None
+            cells = Detections(stored["centers"], stored["labels"].astype(np.int32), embeddings, scores)
+        yield cells if scores is None or min_score <= 0 else cells.select(cells.scores >= min_score)
 
 
 # ------------------------------------------------------------------------------------------------- the rows
@@ -122,7 +127,9 @@ def baseline_rows(seq: SequenceData, gt_masks: bool, models: Dict[str, Model], l
         label_frames, cells = seq.gt_label_frames, "gt"
     elif missing_weights(models["main"]) is None:
         cache = detections_cache(args, work, models["main"], seq, "celltrack")
-        label_frames, cells = (lambda: (cell.labels for cell in cached_frames(cache, seq.num_frames, ()))), "celltrack"
+        min_score = model_cfg(args, models["main"]).CELLTRACK.TRACKER.MIN_SCORE
+        label_frames, cells = (lambda: (cell.labels for cell in cached_frames(cache, seq.num_frames, (), min_score))), \
+            "celltrack"
     else:
         return [skipped_row(linker.method, seq, False, "needs CellTrack's detections (--weights)")
                 for linker in linkers]

@@ -2,7 +2,7 @@
 """Where the linker's choices are made: tracker rules and the link models' penalty, on validation movies.
 
     python benchmarks/linker_validation.py [--config-file CONFIG] [--weights WEIGHTS] [--data ../shared/data] [--area-sums]
-        [--lone-agreement]
+        [--lone-agreement] [--continue-scores]
 
 The test movie (Fluo-N2DH-SIM+ 02) is never used. The validation movies are the ground-truth cells
 (identities removed) of:
@@ -33,6 +33,9 @@ config's; ties to the shorter gap, then to not filling): a detector misses cells
 lack. Own rows also carry SEG (filled gaps are masks). For reference (no choice), the IoU peer of the
 benchmark links both kinds of cells (``IOU_ROWS``: CellTrack's tracker with the learned scores off and the
 config's options; on own cells its track filter and gaps too). Writes benchmarks/linker_validation.json.
+
+``--continue-scores`` chooses ``MIN_SCORE``, ``CONTINUE_SCORE`` and ``TEMPORAL_MASKS`` on the own cells of the six
+movies and of SIM+ 01 at the acquisition ladder's dimmest rung (``choose_continue_score``).
 """
 from __future__ import annotations
 
@@ -75,6 +78,8 @@ PERSISTENCES = (0, 2, 3, 4)  # CELLTRACK.TRACKER.DIVISION_PERSISTENCE
 RESCUES = (1.0, 0.2, 0.1, 0.05, 0.02)  # CELLTRACK.TRACKER.RESCUE_THRESHOLD (1.0: off)
 TRACK_LENGTHS = (0, 2, 3, 4, 5, 7, 10)  # CELLTRACK.TRACKER.MIN_TRACK_LENGTH (0: off), on the detector's own cells
 GAPS = ((0, False), (1, False), (2, False), (1, True), (2, True), (3, True))  # (MAX_GAP, FILL_GAPS), own cells
+# (CELLTRACK.TRACKER.MIN_SCORE, CONTINUE_SCORE (1.0: off), TEMPORAL_MASKS), on the detector's own cells
+CELL_OPTIONS = tuple((start, keep, temporal) for start in (0.2, 0.4) for keep in (1.0, 0.1) for temporal in (False, True))
 AREA_SUMS = (0.0, 2.0, 1.5, 1.25)  # CELLTRACK.TRACKER.DIVISION_MAX_AREA_SUM (0: no bound)
 MOTHER_IOUS = (0.0, 0.3)  # CELLTRACK.TRACKER.DIVISION_MOTHER_IOU, with each bound
 BOUNDS = [(0.0, 0.0)] + [(bound, iou) for bound in AREA_SUMS[1:] for iou in MOTHER_IOUS]
@@ -95,12 +100,14 @@ def gap_name(max_gap: int, fill: bool) -> str:
     return f"celltrack (max gap {max_gap}{', filled' if fill else ''})"
 
 
-def dimmer_movie(root: Path, out: Path) -> Path:
-    """SIM+ 01 under the ``DIMMER`` acquisition (same ground truth)."""
+def dimmer_movie(root: Path, out: Path, acquisition: dict = DIMMER) -> Path:
+    """SIM+ 01 under another acquisition, ``DIMMER`` by default (same ground truth; per-cell contrast factors,
+    if the acquisition has them, by TRA marker)."""
     (out / "01").mkdir(parents=True)
     rng = np.random.default_rng(0)
     for path in sorted((root / "01").glob("t*.tif")):
-        image = photometric_augment(percentile_normalize(read_frame(path, 0)), DIMMER, rng=rng)
+        cells = read_frame(root / "01_GT" / "TRA" / f"man_track{path.stem[1:]}.tif", 0)
+        image = photometric_augment(percentile_normalize(read_frame(path, 0)), acquisition, rng=rng, cells=cells)
         tifffile.imwrite(out / "01" / path.name, (image * 65535).astype(np.uint16))
     shutil.copytree(root / "01_GT", out / "01_GT")
     return out
@@ -184,6 +191,10 @@ def main() -> None:
                         help="only choose DIVISION_MAX_AREA_SUM and DIVISION_MOTHER_IOU (rows for each of BOUNDS, on "
                              "both kinds of cells, the config's other options); writes "
                              "benchmarks/linker_validation_area_sum.json")
+    parser.add_argument("--continue-scores", action="store_true",
+                        help="only choose MIN_SCORE, CONTINUE_SCORE and TEMPORAL_MASKS (the detector's own cells of the six "
+                             "movies and of SIM+ 01 at the acquisition ladder's dimmest rung, each of CELL_OPTIONS); writes "
+                             "benchmarks/linker_validation_continue.json")
     parser.add_argument("--lone-agreement", action="store_true",
                         help="only choose whether the link model's lone_agreement counts (the config's link model as "
                              "fitted, and with that weight 0: the one-step fit); writes "
@@ -198,6 +209,8 @@ def main() -> None:
         return choose_area_sum(cfg, predictor, Path(args.data), args.config_file)
     if args.lone_agreement:
         return choose_lone_agreement(cfg, predictor, Path(args.data), args.config_file)
+    if args.continue_scores:
+        return choose_continue_score(cfg, Path(args.data), args.config_file)
     register_named_sequences(cfg.DATASETS.TRAIN, cfg)
     training = collect_frames(cfg, predictor.model, [r for name in cfg.DATASETS.TRAIN for r in DatasetCatalog.get(name)])
     statistics = displacement_statistics(training)
@@ -318,6 +331,63 @@ def choose_lone_agreement(cfg, predictor, data: Path, config_file: str) -> None:
               "rule": "best mean CT on the ground-truth cells of the six movies; ties: off", "rows": rows}
     (HERE / "linker_validation_lone.json").write_text(json.dumps(result, indent=1, default=float) + "\n")
     print(f"means: {json.dumps(means, indent=1)}\nchosen: {best}; wrote {HERE / 'linker_validation_lone.json'}")
+
+
+def cell_options_name(start: float, keep: float, temporal: bool) -> str:
+    return (f"celltrack (min score {start:g}, continue score {'off' if keep >= start else f'{keep:g}'}, temporal masks "
+            f"{'on' if temporal else 'off'})")
+
+
+def choose_continue_score(cfg, data: Path, config_file: str) -> None:
+    """``--continue-scores``: the config's tracker on the detector's own cells with each (MIN_SCORE, CONTINUE_SCORE,
+    TEMPORAL_MASKS) of ``CELL_OPTIONS`` (cells scored from CONTINUE_SCORE up to MIN_SCORE may only continue a track;
+    masks voted with the frames before and after), on the six movies and on SIM+ 01 under the acquisition
+    ladder's dimmest rung (nuclei at 0.1-0.2 of their contrast: what the options are for). Each frame is
+    detected once down to the lowest score; each setting keeps the cells scored at least the lower of its two,
+    then one detection per nucleus and the spatial embeddings among those kept, as the predictor does. Chosen:
+    the best mean SEG + TRA + CT over the seven movies (the options change masks as well as tracks; ties: the
+    config's MIN_SCORE, then continuing off, then temporal masks off, then the higher scores)."""
+    from acquisition_ladder import LADDER
+
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.CELLTRACK.TRACKER.CONTINUE_SCORE = min(min(option[:2]) for option in CELL_OPTIONS)
+    predictor = CellTrackPredictor(cfg)
+    rows = []
+    with tempfile.TemporaryDirectory() as temporary:
+        work = Path(temporary)
+        movies = validation_movies(data, work)
+        sim = data / "Fluo-N2DH-SIM+"
+        dimmest = dimmer_movie(sim, work / "dimmest", LADDER[-1][1])
+        paths = sorted((dimmest / "01").glob("t*.tif"))
+        movies["SIM+ 01 dimmest"] = ([read_frame(path, t) for t, path in enumerate(paths)], None, dimmest / "01_GT")
+        for movie, (images, _, gt) in movies.items():
+            detected = [predictor.detect(image) for image in tqdm(images, desc=f"detecting {movie}")]
+            for least in sorted({min(start, keep) for start, keep, _ in CELL_OPTIONS}):
+                own = [predictor.kept_cells(cells[cells.scores >= least], image.shape)[1]
+                       for cells, image in zip(detected, images)]
+                for start, keep, temporal in CELL_OPTIONS:
+                    if min(start, keep) == least:
+                        rows.append(run_row(cfg, predictor, movie, cell_options_name(start, keep, temporal),
+                                            {"min_score": start, "temporal_masks": temporal}, own, "own", images, gt, work))
+    names = list(dict.fromkeys(r["method"] for r in rows))
+    means = {name: {m: float(np.mean([r[m] for r in rows if r["method"] == name])) for m in ("SEG", "DET", "TRA", "CT")}
+             for name in names}
+    shipped = cfg.CELLTRACK.TRACKER.MIN_SCORE
+
+    def rank(option):
+        mean = means[cell_options_name(*option)]
+        return round(mean["SEG"] + mean["TRA"] + mean["CT"], 4), option[0] == shipped, option[1] >= option[0], not option[2], option
+
+    best = max(CELL_OPTIONS, key=rank)
+    result = {"command": "python benchmarks/linker_validation.py --continue-scores", "config_file": config_file,
+              "movies": list(dict.fromkeys(r["movie"] for r in rows)), "means": means, "chosen": cell_options_name(*best),
+              "chosen_min_score": best[0], "chosen_continue_score": best[1], "chosen_temporal_masks": best[2],
+              "rule": "best mean SEG + TRA + CT on the detector's own cells of the seven movies; ties: the config's "
+                      "MIN_SCORE, then continuing off, then temporal masks off, then the higher scores",
+              "rows": rows}
+    (HERE / "linker_validation_continue.json").write_text(json.dumps(result, indent=1, default=float) + "\n")
+    print(f"means: {json.dumps(means, indent=1)}\nchosen: {cell_options_name(*best)}; wrote {HERE / 'linker_validation_continue.json'}")
 
 
 def summarise(rows: list, config_file: str) -> None:

@@ -184,8 +184,26 @@ def add_celltrack_config(cfg: CN) -> None:
     # Cells given as label images (track_video --masks) are never discarded. 0 or 1 = off (the paper; a Tracker
     # built without a config).
     cfg.CELLTRACK.TRACKER.MIN_TRACK_LENGTH = 5
-    # Detections below this score are not tracked.
+    # Each cell's mask as written is the per-pixel majority of its own mask and its track's masks in the frames
+    # before and after, each moved to the middle of their two centroids (a temporal median of the shape: a mask
+    # jitters with each frame's noise, a nucleus changes slowly). Outputs lag at least one frame. Not in the paper.
+    # Off: `python benchmarks/linker_validation.py --continue-scores` (own cells of its six movies and SIM+ 01 at the
+    # acquisition ladder's dimmest rung) found it raises SEG only on the dimmest movie (0.725 -> 0.740) and lowers
+    # it on every other (SIM+ 01 frames 55-64 0.821 -> 0.801, every 2nd frame 0.854 -> 0.800; mean SEG + TRA + CT
+    # 2.075 against 2.080; benchmarks/linker_validation_continue.json).
+    cfg.CELLTRACK.TRACKER.TEMPORAL_MASKS = False
+    # Least score of a detection that starts a track (and takes part in the links, divisions and gap closing).
     cfg.CELLTRACK.TRACKER.MIN_SCORE = 0.5
+    # Least score of a detection that may only continue a track: cells scored from CONTINUE_SCORE up to MIN_SCORE
+    # are kept when they continue, one to one, a track of the frame before that nothing else continued and that
+    # lasted MIN_TRACK_LENGTH frames, and dropped otherwise (ByteTrack's low-score association, Zhang et al., ECCV
+    # 2022: a dim nucleus scored low for a few frames is not lost, a low-scored flicker starts nothing).
+    # >= MIN_SCORE: off. Not in the paper. Off: `python benchmarks/linker_validation.py --continue-scores` chose
+    # MIN_SCORE 0.2 with it off by mean SEG + TRA + CT over its seven movies' own cells (2.0799), 0.2 with 0.1 a
+    # near tie (2.0795: DET up on the dim movies, SIM+ 01 dimmest 0.953 -> 0.955, synthetic B 0.619 -> 0.627, CT
+    # down on GOWT1 01, 0.559 -> 0.535, whose faint out-of-focus nuclei the reference does not annotate); MIN_SCORE
+    # 0.4 with 0.1 the best on GOWT1 01 (DET 0.982, CT 0.645) and worse on the dim movies (2.067).
+    cfg.CELLTRACK.TRACKER.CONTINUE_SCORE = 1.0
 
 
 def get_celltrack_cfg(config_file: str = None, opts=()) -> CN:

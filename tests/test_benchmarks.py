@@ -313,6 +313,33 @@ def test_detection_cache_key_follows_the_settings_that_shape_the_cells(tmp_path)
     assert key() == key("CELLTRACK.TRACKER.RESCUE_THRESHOLD", 0.5, "CELLTRACK.TRACKER.DIVISION_PERSISTENCE", 0)
     assert key() != key("CELLTRACK.MASK_BOX_SCALE", 1.3)
     assert key() != key("CELLTRACK.TRACKER.MIN_SCORE", 0.6)
+    # CONTINUE_SCORE below MIN_SCORE detects more cells; at or above it, none more
+    assert key() != key("CELLTRACK.TRACKER.CONTINUE_SCORE", 0.05)
+    assert key() == key("CELLTRACK.TRACKER.CONTINUE_SCORE", 0.9) and key() == key("CELLTRACK.TRACKER.TEMPORAL_MASKS", True)
+
+
+def test_cached_cells_for_the_baselines_keep_only_those_that_may_start_a_track(tmp_path):
+    from accuracy import cached_frames
+
+    labels = np.zeros((8, 8), np.uint16)
+    labels[1:3, 1:3], labels[5:7, 5:7] = 1, 2
+    np.savez(tmp_path / "t0000.npz", labels=labels, centers=np.array([[1.5, 1.5], [5.5, 5.5]]), scores=np.array([0.9, 0.1]))
+    assert next(cached_frames(tmp_path, 1, ())).num_cells == 2
+    kept = next(cached_frames(tmp_path, 1, (), min_score=0.2))
+    assert kept.num_cells == 1 and kept.scores.tolist() == [0.9] and np.unique(kept.labels).tolist() == [0, 1]
+
+
+def test_mask_errors_measures_each_reference_cell():
+    from mask_errors import matched_cells
+
+    reference = np.zeros((10, 20), np.int32)
+    reference[2:6, 2:6], reference[2:6, 12:16] = 1, 2  # 16 pixels each
+    labels = np.zeros_like(reference)
+    labels[2:6, 2:8] = 1  # cell 1 found too wide: 16 of its 24 pixels inside
+    labels[2:4, 12:14] = 2  # cell 2 a quarter covered: no match (SEG's more-than-half rule)
+    rows = matched_cells(labels, reference)
+    assert np.allclose(rows[0], [16 / 24, 24 / 16, 1.0, 16 / 24])
+    assert rows[1, 0] == 0 and np.isnan(rows[1, 1:]).all()
 
 
 def test_link_errors_judges_each_link_against_the_truth():

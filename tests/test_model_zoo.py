@@ -33,6 +33,10 @@ def test_the_shipped_model_is_small_and_loads_into_its_config():
     area_sum = json.loads((Path(__file__).parents[1] / "benchmarks" / "linker_validation_area_sum.json").read_text())
     assert cfg.CELLTRACK.TRACKER.DIVISION_MAX_AREA_SUM == area_sum["chosen_division_max_area_sum"]
     assert cfg.CELLTRACK.TRACKER.DIVISION_MOTHER_IOU == area_sum["chosen_division_mother_iou"]
+    scores = json.loads((Path(__file__).parents[1] / "benchmarks" / "linker_validation_continue.json").read_text())
+    assert cfg.CELLTRACK.TRACKER.MIN_SCORE == scores["chosen_min_score"]
+    assert (cfg.CELLTRACK.TRACKER.CONTINUE_SCORE >= cfg.CELLTRACK.TRACKER.MIN_SCORE) == (scores["chosen_continue_score"] >= 1)
+    assert cfg.CELLTRACK.TRACKER.TEMPORAL_MASKS == scores["chosen_temporal_masks"]
     assert LinkModel.from_config(cfg) is not None
     predictor = CellTrackPredictor(cfg)  # refuses weights that do not fit
     assert next(predictor.model.parameters()).dtype == torch.float32

@@ -59,12 +59,13 @@ def _pack(detections: Detections) -> dict:
     """A frame's cells in a few kB: the label image deflated (it is mostly runs), embeddings as numpy."""
     labels = np.asarray(detections.labels, dtype=np.uint16)
     return {"shape": labels.shape, "labels": zlib.compress(labels.tobytes(), 1), "centers": detections.centers,
-            "embeddings": {name: torch.as_tensor(value).cpu().numpy() for name, value in detections.embeddings.items()}}
+            "embeddings": {name: torch.as_tensor(value).cpu().numpy() for name, value in detections.embeddings.items()},
+            "scores": detections.scores}
 
 
 def _unpack(packed: dict) -> Detections:
     labels = np.frombuffer(zlib.decompress(packed["labels"]), dtype=np.uint16).reshape(packed["shape"])
-    return Detections(packed["centers"], labels.astype(np.int32), packed["embeddings"])
+    return Detections(packed["centers"], labels.astype(np.int32), packed["embeddings"], packed.get("scores"))
 
 
 def _clear_result(folder: Path) -> None:
@@ -121,7 +122,7 @@ class CTCEvaluator(DatasetEvaluator):
         self._model = model
         self._metrics = tuple(metrics)
         self._threads = threads
-        self._min_score = cfg.CELLTRACK.TRACKER.MIN_SCORE
+        self._min_score = min(cfg.CELLTRACK.TRACKER.MIN_SCORE, cfg.CELLTRACK.TRACKER.CONTINUE_SCORE)  # as the predictor
         self._overlap_threshold = cfg.CELLTRACK.MASK_OVERLAP_THRESHOLD
         self.reset()
 
@@ -140,7 +141,7 @@ class CTCEvaluator(DatasetEvaluator):
                                                           self._overlap_threshold)
             embed_positions(self._roi_heads(), cells, detections.centers,
                             record["image"].shape[-2] / record["height"] if "image" in record else 1.0)
-            detections = Detections(detections.centers, detections.labels, instance_embeddings(cells))
+            detections = Detections(detections.centers, detections.labels, instance_embeddings(cells), detections.scores)
             self._frames.append((record["sequence"], int(record["frame"]), _pack(detections)))
 
     def evaluate(self) -> Dict[str, Dict[str, float]]:

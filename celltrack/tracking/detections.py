@@ -25,11 +25,15 @@ class Detections:
             case nothing links by overlap.
         embeddings: {"visual": (N, D), "spatial": (N, D')} arrays or tensors for the heads that are on,
             passed untouched to the tracker's ``similarity``; empty for overlap-only linking.
+        scores: (N,) float64 detector scores, or None for cells known for sure (given label images,
+            cells filled into a gap). The tracker lets a cell scored below its ``min_score`` only continue a
+            track (``Tracker``'s ``min_score``).
     """
 
     centers: np.ndarray
     labels: Optional[np.ndarray] = None
     embeddings: Mapping[str, Any] = field(default_factory=dict)
+    scores: Optional[np.ndarray] = None
 
     def __post_init__(self):
         centers = np.asarray(self.centers, dtype=np.float64)
@@ -59,6 +63,11 @@ class Detections:
         for name, embedding in self.embeddings.items():
             if len(embedding) != num_cells:
                 raise ValueError(f"Detections: {name} embeddings have {len(embedding)} rows for {num_cells} cells")
+        if self.scores is not None:
+            scores = _to_numpy(self.scores).astype(np.float64).reshape(-1)
+            if len(scores) != num_cells:
+                raise ValueError(f"Detections: {len(scores)} scores for {num_cells} cells")
+            object.__setattr__(self, "scores", scores)
 
     @property
     def num_cells(self) -> int:
@@ -73,7 +82,7 @@ class Detections:
             lookup[1:][keep] = np.arange(1, keep.sum() + 1)
             labels = lookup[labels]
         embeddings = {name: value[keep] for name, value in self.embeddings.items()}  # numpy or torch alike
-        return Detections(self.centers[keep], labels, embeddings)
+        return Detections(self.centers[keep], labels, embeddings, None if self.scores is None else self.scores[keep])
 
     def moved_mask(self, cell: int, shift: np.ndarray) -> np.ndarray:
         """(H, W) bool: the pixels of cell ``cell`` (label ``cell + 1``) moved by ``shift`` (x, y), rounded
@@ -88,7 +97,8 @@ class Detections:
 
     def with_cell(self, center: np.ndarray, mask: Optional[np.ndarray], embeddings: Mapping[str, Any]) -> "Detections":
         """These cells and one more after them (label N + 1): ``mask`` (H, W) bool is painted where no cell
-        is (None without a label image), ``embeddings`` holds its (1, D) row per head."""
+        is (None without a label image), ``embeddings`` holds its (1, D) row per head. Its score, if the
+        others have scores, is 1: a cell the tracker placed, not a detector's guess."""
         labels = self.labels
         if labels is not None:
             labels = labels.copy()
@@ -101,7 +111,8 @@ class Detections:
                 joined[name] = torch.cat([value, torch.as_tensor(embeddings[name]).to(value)])
             else:
                 joined[name] = np.concatenate([value, _to_numpy(embeddings[name])])
-        return Detections(np.vstack([self.centers, np.reshape(center, (1, 2))]), labels, joined)
+        scores = None if self.scores is None else np.append(self.scores, 1.0)
+        return Detections(np.vstack([self.centers, np.reshape(center, (1, 2))]), labels, joined, scores)
 
     @cached_property
     def areas(self) -> np.ndarray:
@@ -155,3 +166,68 @@ class Detections:
             x = (masks.sum(axis=1) * np.arange(masks.shape[2])).sum(axis=1) / area
             centers = np.stack([x, y], axis=1)
         return cls(centers, labels_from_masks(masks), dict(embeddings or {}))
+
+
+def _window(labels: np.ndarray, value: int, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+    """(bottom - top, right - left) bool: pixels of label ``value`` in that window, False outside the frame."""
+    window = np.zeros((bottom - top, right - left), dtype=bool)
+    height, width = labels.shape
+    y0, y1, x0, x1 = max(top, 0), min(bottom, height), max(left, 0), min(right, width)
+    if y0 < y1 and x0 < x1:
+        window[y0 - top:y1 - top, x0 - left:x1 - left] = labels[y0:y1, x0:x1] == value
+    return window
+
+
+def voted_labels(current: Detections, track_ids: np.ndarray, before: Detections, before_ids: np.ndarray,
+                 after: Detections, after_ids: np.ndarray) -> np.ndarray:
+    """(H, W) label image of ``current`` (cell i = label i + 1) whose masks are each the per-pixel majority of
+    three: the cell's own mask and its track's masks in the frames before and after, each moved to the middle
+    of their two mask centroids (a temporal median of the cell's shape: a detector's mask
+    jitters with each frame's noise, a nucleus changes slowly). A cell missing from either neighbour frame
+    (a track's first or last frame, a daughter's first), of track id 0, or that the vote would empty keeps its
+    own mask; pixels of other cells are never taken.
+
+    Args:
+        current, before, after: the cells of frames t, t-1, t+1 (with label images).
+        track_ids, before_ids, after_ids: (N,) track id of each of their cells (0: none).
+    """
+    from scipy import ndimage
+
+    labels = current.labels
+    voted = labels.copy()
+    boxes = ndimage.find_objects(labels, max_label=current.num_cells)
+    neighbours = []
+    for cells, ids in ((before, before_ids), (after, after_ids)):
+        index = {int(track): cell for cell, track in enumerate(ids) if track > 0}
+        neighbours.append((cells, index, ndimage.find_objects(cells.labels, max_label=cells.num_cells)))
+    for cell, track in enumerate(np.asarray(track_ids)):
+        if track <= 0 or boxes[cell] is None:
+            continue
+        found = [(cells, index[int(track)], found_boxes) for cells, index, found_boxes in neighbours
+                 if int(track) in index and found_boxes[index[int(track)]] is not None]
+        if len(found) < 2:
+            continue
+        # each neighbour moved to the middle of the two (the track's motion, not the centroid of this frame's
+        # mask, which the errors the vote is to correct would pull)
+        middle = (found[0][0].centers[found[0][1]] + found[1][0].centers[found[1][1]]) / 2
+        shifts = [np.round(middle - cells.centers[other]).astype(int)[::-1] for cells, other, _ in found]
+        spans = [(boxes[cell][0].start, boxes[cell][0].stop, boxes[cell][1].start, boxes[cell][1].stop)]
+        spans += [(box[0].start + dy, box[0].stop + dy, box[1].start + dx, box[1].stop + dx)
+                  for (_, other, found_boxes), (dy, dx) in zip(found, shifts) for box in [found_boxes[other]]]
+        top, bottom = min(s[0] for s in spans), max(s[1] for s in spans)
+        left, right = min(s[2] for s in spans), max(s[3] for s in spans)
+        own = _window(labels, cell + 1, top, bottom, left, right)
+        votes = own.astype(np.int8)
+        for (cells, other, _), (dy, dx) in zip(found, shifts):
+            votes += _window(cells.labels, other + 1, top - dy, bottom - dy, left - dx, right - dx)
+        majority = votes >= 2
+        if not majority.any():
+            continue
+        y0, y1, x0, x1 = max(top, 0), min(bottom, labels.shape[0]), max(left, 0), min(right, labels.shape[1])
+        crop = (slice(y0 - top, y1 - top), slice(x0 - left, x1 - left))
+        mine, free = voted[y0:y1, x0:x1], labels[y0:y1, x0:x1]
+        kept = majority[crop] & (((free == 0) & (mine == 0)) | (free == cell + 1))
+        if kept.any():
+            mine[(mine == cell + 1) & ~kept] = 0
+            mine[kept] = cell + 1
+    return voted

@@ -92,7 +92,7 @@ def detections_from_instances(cells: Instances, overlap_threshold: float = 1.0) 
     Masks become one label image, higher-scoring cells winning contested pixels; a detection entirely
     hidden under higher-scoring ones is a duplicate (it has no pixels) and is dropped. A cell's centre is
     the centroid of its pixels in that label image, as for label images given by the user. The Detections
-    carry the cells' embeddings (``instance_embeddings``); cell i of the kept Instances has label i + 1.
+    carry the cells' embeddings (``instance_embeddings``) and scores; cell i of the kept Instances has label i + 1.
     Shared by the predictor and the evaluator, so both link exactly the same cells.
     """
     if len(cells) > 1 and overlap_threshold < 1:
@@ -102,7 +102,8 @@ def detections_from_instances(cells: Instances, overlap_threshold: float = 1.0) 
     if not visible.all():
         cells = cells[torch.as_tensor(visible)]
         labels = labels_from_masks(cells.pred_masks.numpy())
-    return cells, Detections(centers_from_labels(labels, len(cells)), labels, instance_embeddings(cells))
+    return cells, Detections(centers_from_labels(labels, len(cells)), labels, instance_embeddings(cells),
+                             cells.scores.numpy() if cells.has("scores") else None)
 
 
 
@@ -144,7 +145,8 @@ class CellTrackPredictor:
         self.resize = T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST] * 2, cfg.INPUT.MAX_SIZE_TEST)
         self.percentiles = tuple(cfg.CELLTRACK.NORMALIZE_PERCENTILES)
         self.smoothing = cfg.CELLTRACK.INPUT_SMOOTHING
-        self.min_score = cfg.CELLTRACK.TRACKER.MIN_SCORE
+        # cells scored from CONTINUE_SCORE up to MIN_SCORE are detected too; the tracker keeps those that continue a track
+        self.min_score = min(cfg.CELLTRACK.TRACKER.MIN_SCORE, cfg.CELLTRACK.TRACKER.CONTINUE_SCORE)
         self.overlap_threshold = cfg.CELLTRACK.MASK_OVERLAP_THRESHOLD
         self.mask_threshold = cfg.CELLTRACK.MASK_THRESHOLD
         self.mask_flip = cfg.CELLTRACK.MASK_FLIP
@@ -190,8 +192,8 @@ class CellTrackPredictor:
     @torch.no_grad()
     def detect(self, image: np.ndarray) -> Instances:
         """Segment one frame: Instances (frame coordinates) with masks (mask head's probability >=
-        CELLTRACK.MASK_THRESHOLD), boxes, scores and embeddings, scores >= CELLTRACK.TRACKER.MIN_SCORE,
-        highest score first."""
+        CELLTRACK.MASK_THRESHOLD), boxes, scores and embeddings, scores >= CELLTRACK.TRACKER.MIN_SCORE (or
+        CONTINUE_SCORE, if lower), highest score first."""
         inputs = self.model_input(image)
         cells = self.model.inference([inputs], do_postprocess=False)[0]  # pred_masks: (N, 1, M, M) probabilities
         cells = cells[cells.scores >= self.min_score]  # before the masks are mirrored and pasted into the frame
@@ -236,15 +238,23 @@ class CellTrackPredictor:
         coordinates; cell i has label i + 1) and their ``Detections``."""
         start = time.perf_counter()
         if labels is None:
-            cells, detections = detections_from_instances(self.detect(image), self.overlap_threshold)
+            cells, detections = self.kept_cells(self.detect(image), image.shape)
         else:
             detections = Detections.from_labels(labels)  # relabels to consecutive 1..N
-            cells = self.embed_labels(image, detections.labels)
-        embed_positions(self.model.roi_heads, cells, detections.centers, self._input_scale(image.shape))
-        cells.pred_centers = torch.as_tensor(detections.centers)
+            cells, detections = self._positioned(self.embed_labels(image, detections.labels), detections, image.shape)
         self.frames += 1
         self.seconds += time.perf_counter() - start
-        return cells, Detections(detections.centers, detections.labels, instance_embeddings(cells))
+        return cells, detections
+
+    def kept_cells(self, detected: Instances, frame_shape) -> Tuple[Instances, Detections]:
+        """What :meth:`segment` makes of :meth:`detect`'s cells: one detection per nucleus, spatial embeddings
+        among the cells kept (and their ``Detections``)."""
+        return self._positioned(*detections_from_instances(detected, self.overlap_threshold), frame_shape)
+
+    def _positioned(self, cells: Instances, detections: Detections, frame_shape) -> Tuple[Instances, Detections]:
+        embed_positions(self.model.roi_heads, cells, detections.centers, self._input_scale(frame_shape))
+        cells.pred_centers = torch.as_tensor(detections.centers)
+        return cells, Detections(detections.centers, detections.labels, instance_embeddings(cells), detections.scores)
 
     def __call__(self, image: np.ndarray, labels: Optional[np.ndarray] = None) -> Instances:
         """The cells of one frame (see the class); :meth:`segment` also gives their ``Detections``."""

@@ -44,6 +44,16 @@ Decisions the paper leaves open, and what the tracker does:
   out-of-focus nucleus, debris), not a cell: it is discarded, its cells get track id 0 and are not written
   (lag ``k - 1 + max_gap``). Tracks still going when the movie ends are kept. Only a track that lasted k
   frames is resumed after a gap (flickers are not chained into tracks).
+* A faint cell is kept only if it continues a track: cells the detector scored below ``min_score``
+  (``Detections.scores``; the predictor keeps them down to ``CELLTRACK.TRACKER.CONTINUE_SCORE``) take no
+  part in the links, divisions and gap closing of the cells above it; afterwards they may continue, one to
+  one, the tracks of t-1 that nothing continued and that lasted ``min_track_length`` frames (the same test
+  as a resumed gap), and the others get track id 0 and are not written. A dim nucleus that the detector scores low in some frames stays one track,
+  while a low-scored flicker never starts one (the two-threshold association of ByteTrack, Zhang et al.,
+  ECCV 2022).
+* Masks as written: with ``temporal_masks`` each cell's mask is the per-pixel majority of its own and its
+  track's masks in the frames before and after (``detections.voted_labels``), so a frame's noise does not
+  notch or swell it; outputs lag at least one frame.
 """
 from collections import deque
 from typing import Any, Deque, Dict, Mapping, NamedTuple, Optional, Tuple
@@ -52,7 +62,8 @@ import numpy as np
 
 from detectron2.config import configurable
 
-from .detections import Detections, _to_numpy
+from .detections import Detections, _to_numpy, voted_labels
+from .labels import centers_from_labels
 from .lineage import LineageTable, LostTracks, PendingDivisions
 from .link_model import LinkModel, decided_divisions, learned_rule, mother_goes_on
 from .linking import Links, fuse_similarities, max_weight_matching
@@ -108,6 +119,8 @@ class Tracker:
         division_persistence: int = 0,
         min_track_length: int = 0,
         fill_gaps: bool = False,
+        min_score: float = 0.0,
+        temporal_masks: bool = False,
     ):
         """
         Args:
@@ -136,6 +149,10 @@ class Tracker:
             min_track_length: least frames of a track without parent or daughters (0 or 1: keep all).
             fill_gaps: a resumed track goes on through its gap, filled with its moved last cell
                 (``max_gap`` > 0); else the gap is a parent link with one child.
+            min_score: cells whose ``Detections.scores`` are below it may only continue a track (cells
+                without scores: any cell may start one).
+            temporal_masks: each cell's mask as written (``frame_detections``) is the majority of its own and
+                its track's masks in the frames before and after (``detections.voted_labels``); lag >= 1.
         """
         if method not in METHODS:
             raise ValueError(f"Tracker: method must be one of {METHODS}, got {method!r}")
@@ -163,8 +180,11 @@ class Tracker:
         self.division_persistence, self.min_track_length = int(division_persistence), int(min_track_length)
         probation = self.min_track_length - 1 + self.max_gap if self.min_track_length > 1 else 0
         self.fill_gaps = bool(fill_gaps) and self.max_gap > 0
-        # frames whose track ids (and, filling gaps, cells) may still change
-        self.lag = max(self.division_persistence - 1, probation, self.max_gap if self.fill_gaps else 0)
+        self.min_score = float(min_score)
+        self.temporal_masks = bool(temporal_masks)
+        # frames whose track ids (and, filling gaps, cells; voting masks, the next frame) may still change
+        self.lag = max(self.division_persistence - 1, probation, self.max_gap if self.fill_gaps else 0,
+                       int(self.temporal_masks))
         self._reset()
 
     @classmethod
@@ -189,11 +209,14 @@ class Tracker:
             "division_persistence": tracker.DIVISION_PERSISTENCE,
             "min_track_length": tracker.MIN_TRACK_LENGTH,
             "fill_gaps": tracker.FILL_GAPS,
+            "min_score": tracker.MIN_SCORE,
+            "temporal_masks": tracker.TEMPORAL_MASKS,
         }
 
     def _reset(self) -> None:
         self._lineage = LineageTable()
-        self._recent: Deque[_Frame] = deque(maxlen=max(self.max_gap, self.lag) + 1)
+        # voting masks, a frame being written also needs the frame before it
+        self._recent: Deque[_Frame] = deque(maxlen=max(self.max_gap, self.lag) + 1 + int(self.temporal_masks))
         self._pending = PendingDivisions(self.division_persistence)
         self._lost = LostTracks()
 
@@ -220,9 +243,13 @@ class Tracker:
             )
         previous = self._recent[-1] if self._recent else None
         num_cells = detections.num_cells
+        tentative = np.zeros(num_cells, dtype=bool) if detections.scores is None else detections.scores < self.min_score
         links = Links(np.full(num_cells, -1, dtype=np.int64), np.zeros(num_cells, dtype=bool))
         if previous is not None and num_cells and previous.detections.num_cells:
-            links = self._link(detections, previous.detections)
+            links = self._link(detections, previous, tentative)
+            if tentative.any():
+                links = self._continue_tracks(detections, previous, tentative, links)
+        unconfirmed = tentative & (links.matched < 0)  # track id 0: not written, never linked
 
         continues = (links.matched >= 0) & ~links.is_daughter
         daughters = (links.matched >= 0) & links.is_daughter
@@ -232,12 +259,12 @@ class Tracker:
             track_ids[continues] = previous.track_ids[links.matched[continues]]
             new_parents[daughters] = previous.track_ids[links.matched[daughters]]
         if self.max_gap > 0:
-            resumed, origins = self._close_gaps(frame, detections, links.matched < 0)
+            resumed, origins = self._close_gaps(frame, detections, (links.matched < 0) & ~tentative)
             if self.fill_gaps:
                 filled = self._fill_gaps(frame, detections, resumed, origins)
                 track_ids[filled], continues[filled], resumed[filled] = resumed[filled], True, 0
             new_parents += resumed
-        starts = ~continues
+        starts = ~continues & ~unconfirmed
         track_ids[starts] = self._lineage.new_tracks(frame, new_parents[starts])
         self._lineage.extend(track_ids[continues], frame)
         for kept, mother in self._pending.update(self._lineage, frame, track_ids, daughters).items():
@@ -246,7 +273,7 @@ class Tracker:
 
         ended = np.zeros(0, dtype=np.int64)  # tracks that can no longer go on
         if previous is not None:
-            stops = np.ones(previous.detections.num_cells, dtype=bool)
+            stops = previous.track_ids > 0  # a cell of no track (unconfirmed, discarded) neither stops nor goes on
             stops[links.matched[links.matched >= 0]] = False  # continued or divided
             ended = previous.track_ids[stops]
             if self.max_gap > 0:
@@ -280,8 +307,17 @@ class Tracker:
         return track_ids, self._lineage.parent_of(track_ids)
 
     def frame_detections(self, frame: int) -> Detections:
-        """The cells of a recent ``frame``, as linked (to finish writing a resumed run's last frames)."""
-        return self._recent_frame(frame).detections
+        """The cells of a recent ``frame`` as they are written: as linked, with ``temporal_masks`` their masks
+        voted with the frames before and after (when both are at hand and the cells have a label image)."""
+        kept = self._recent_frame(frame)
+        cells = kept.detections
+        around = [recent for recent in self._recent if recent.frame in (frame - 1, frame + 1)]
+        if not self.temporal_masks or len(around) < 2 or cells.labels is None or not cells.num_cells \
+                or any(recent.detections.labels is None for recent in around):
+            return cells
+        labels = voted_labels(cells, kept.track_ids, around[0].detections, around[0].track_ids,
+                              around[1].detections, around[1].track_ids)
+        return Detections(centers_from_labels(labels, cells.num_cells), labels, cells.embeddings, cells.scores)
 
     def state_dict(self) -> Dict[str, Any]:
         """Everything needed to continue tracking after a restart (not the similarity function), as plain
@@ -323,8 +359,13 @@ class Tracker:
                 self._lost.forget(self._lost.frames < self._recent[-1].frame - self.max_gap)
 
     # ---------------------------------------------------------------------------------------------
-    def _link(self, detections: Detections, previous: Detections) -> Links:
-        pairs, similarities, iou = self._score(detections, previous)
+    def _link(self, detections: Detections, last: _Frame, tentative: np.ndarray) -> Links:
+        """Links of the cells of t scored ``min_score`` or more to the tracked cells of t-1 (``last``)."""
+        previous, tracked = last.detections, last.track_ids > 0
+        cells = previous_cells = None  # all
+        if tentative.any() or not tracked.all():
+            cells, previous_cells = np.flatnonzero(~tentative), np.flatnonzero(tracked)
+        pairs, similarities, iou = self._score(detections, previous, cells, previous_cells)
         if self.method == "learned":
             return self._learned_links(detections, previous, pairs, similarities, iou)
         if self.method == "paper":
@@ -355,6 +396,41 @@ class Tracker:
         return score_pairs(detections, previous, self.similarity, self.num_candidates, self.max_distance,
                            cells, previous_cells)
 
+    def _link_weights(self, detections: Detections, previous: Detections, pairs: np.ndarray,
+                      similarities: Dict[str, np.ndarray], iou: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """(E,) weight and (E,) bool "may link" of candidate pairs linked one to one outside the frame's main
+        assignment (a resumed gap, a tentative cell): the "learned" rule's link probability, at least
+        ``link_threshold``; otherwise the fused similarity (at least ``min_similarity``, or an overlap link)
+        plus the IoU."""
+        if self.method == "learned":  # the link model's probability (across a gap: the displacement across it)
+            model = self.link_model
+            weight = model.link_probability(model.link_features(
+                pairs, similarities, iou, detections.centers, previous.centers, detections.areas, previous.areas))
+            return weight, weight >= self.link_threshold
+        weight = fuse_similarities(similarities, len(pairs))
+        return weight + iou, (weight >= self.min_similarity) | overlap_allows(iou, self.alpha)
+
+    def _continue_tracks(self, detections: Detections, last: _Frame, tentative: np.ndarray, links: Links) -> Links:
+        """``links`` with the ``tentative`` cells of t (scored below ``min_score``) continuing, one to one, the
+        tracked cells of t-1 that nothing continued or divided from (:meth:`_link_weights`); as for a resumed
+        gap, only tracks that lasted ``min_track_length`` frames (a flicker is not drawn out into a track)."""
+        open_cells = last.track_ids > 0
+        open_cells[links.matched[links.matched >= 0]] = False
+        if self.min_track_length > 1 and open_cells.any():
+            open_cells[open_cells] = self._lineage.lengths(last.track_ids[open_cells]) >= self.min_track_length
+        cells, previous_cells = np.flatnonzero(tentative), np.flatnonzero(open_cells)
+        if len(previous_cells) == 0:
+            return links
+        pairs, similarities, iou = self._score(detections, last.detections, cells, previous_cells)
+        if len(pairs) == 0:
+            return links
+        weight, allowed = self._link_weights(detections, last.detections, pairs, similarities, iou)
+        matched = max_weight_matching(pairs[allowed], weight[allowed], detections.num_cells, last.detections.num_cells)
+        took = np.flatnonzero(matched >= 0)
+        linked = links.matched.copy()
+        linked[took] = matched[took]
+        return Links(linked, links.is_daughter)
+
     def _close_gaps(self, frame: int, detections: Detections, new: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """(N,) id of the lost track each new cell resumes (0 for none) and (N, 2) the frame and index of
         that track's last cell; resumed tracks leave the lost set."""
@@ -375,16 +451,7 @@ class Tracker:
             pairs, similarities, iou = self._score(detections, past.detections, cells, previous_cells)
             if len(pairs) == 0:
                 continue
-            if self.method == "learned":  # the link model's probability, the displacement across the gap
-                model = self.link_model
-                weight = model.link_probability(model.link_features(
-                    pairs, similarities, iou, detections.centers, past.detections.centers, detections.areas,
-                    past.detections.areas))
-                allowed = weight >= self.link_threshold
-            else:
-                weight = fuse_similarities(similarities, len(pairs))
-                allowed = (weight >= self.min_similarity) | overlap_allows(iou, self.alpha)
-                weight = weight + iou
+            weight, allowed = self._link_weights(detections, past.detections, pairs, similarities, iou)
             matched = max_weight_matching(pairs[allowed], weight[allowed], detections.num_cells, past.detections.num_cells)
             took = np.flatnonzero(matched >= 0)
             resumed[took] = past.track_ids[matched[took]]

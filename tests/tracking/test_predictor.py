@@ -62,3 +62,18 @@ def test_mask_flip_changes_only_the_masks(trained_tiny):
     assert torch.equal(plain.pred_boxes.tensor, flipped.pred_boxes.tensor) and torch.equal(plain.scores, flipped.scores)
     assert torch.equal(plain.visual_embeddings, flipped.visual_embeddings)
     assert not torch.equal(plain.pred_masks, flipped.pred_masks)
+
+
+def test_continue_score_detects_the_low_cells_and_hands_their_scores_to_the_tracker(trained_tiny):
+    cfg, image = tiny_model_and_frame(trained_tiny, min_score=0.05)
+    every = CellTrackPredictor(cfg).detect(image)
+    assert len(every) > 1
+    cut = float(every.scores[len(every) // 2])  # half the cells score below it
+    cfg.CELLTRACK.TRACKER.MIN_SCORE = cut
+    assert len(CellTrackPredictor(cfg).detect(image)) < len(every)
+    cfg.CELLTRACK.TRACKER.CONTINUE_SCORE = 0.05
+    predictor = CellTrackPredictor(cfg)
+    cells, detections = predictor.segment(image)
+    assert torch.equal(predictor.detect(image).scores, every.scores)  # detected down to CONTINUE_SCORE
+    assert np.array_equal(detections.scores, cells.scores.numpy()) and (detections.scores < cut).any()
+    assert predictor.make_tracker().min_score == cut  # only the cells above MIN_SCORE may start tracks

@@ -20,7 +20,7 @@ from celltrack.config import get_celltrack_cfg
 from celltrack.data import read_frame
 from celltrack.evaluation import write_tracked_sequence
 from celltrack.evaluation.baselines import classical_segmentation, link_laptrack
-from celltrack.tracking.predictor import CellTrackPredictor
+from celltrack.tracking.predictor import CellTrackPredictor, detection_score
 from celltrack.tracking.tracker import GIVEN_CELLS, Detections, Tracker
 from common import HEADS, REPO, fresh, log, timed
 from sequences import SequenceData, find_sequences, mark_training_data, score_row, skipped_row
@@ -34,13 +34,13 @@ def cache_key(*parts) -> str:
 
 def cell_settings(args, model: Model) -> str:
     """The model's config as far as it shapes its cells: all of it but the linking options (which the cached
-    cells do not depend on) -- a changed MASK_BOX_SCALE, MIN_SCORE or CONTINUE_SCORE in the config file is a new
-    cache key."""
+    cells do not depend on) and the least score detected -- a changed MASK_BOX_SCALE, or a MIN_SCORE or
+    CONTINUE_SCORE that changes what is detected, is a new cache key."""
     cfg = model_cfg(args, model)
     cfg.defrost()
-    scores = cfg.CELLTRACK.TRACKER.MIN_SCORE, cfg.CELLTRACK.TRACKER.CONTINUE_SCORE
+    least = detection_score(cfg)
     cfg.CELLTRACK.pop("TRACKER")
-    return f"{cfg.dump()}MIN_SCORE: {scores[0]}" + (f" CONTINUE_SCORE: {scores[1]}" if scores[1] < scores[0] else "")
+    return f"{cfg.dump()}detection score: {least}"
 
 
 def detections_cache(args, work: Path, model: Model, seq: SequenceData, cells: str) -> Path:

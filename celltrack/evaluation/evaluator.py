@@ -26,7 +26,8 @@ from detectron2.utils import comm
 
 from ..data.movie import DataError
 from ..tracking.frame_loop import precomputed, track_frames
-from ..tracking.predictor import detections_from_instances, embed_positions, instance_embeddings, track_head_similarity
+from ..tracking.predictor import (detection_score, detections_from_instances, embed_positions, instance_embeddings,
+                                  track_head_similarity)
 from ..tracking.sinks import CTCResultSink
 from ..tracking.tracker import Detections, Tracker
 from .ctc_metrics import DEFAULT_METRICS, evaluate_ctc
@@ -122,7 +123,7 @@ class CTCEvaluator(DatasetEvaluator):
         self._model = model
         self._metrics = tuple(metrics)
         self._threads = threads
-        self._min_score = min(cfg.CELLTRACK.TRACKER.MIN_SCORE, cfg.CELLTRACK.TRACKER.CONTINUE_SCORE)  # as the predictor
+        self._min_score = detection_score(cfg)
         self._overlap_threshold = cfg.CELLTRACK.MASK_OVERLAP_THRESHOLD
         self.reset()
 

@@ -108,6 +108,12 @@ def detections_from_instances(cells: Instances, overlap_threshold: float = 1.0) 
 
 
 
+def detection_score(cfg) -> float:
+    """The least score the predictor detects: ``CELLTRACK.TRACKER.MIN_SCORE``, or ``CONTINUE_SCORE`` if lower
+    (cells between the two may only continue a track; the tracker decides)."""
+    return min(cfg.CELLTRACK.TRACKER.MIN_SCORE, cfg.CELLTRACK.TRACKER.CONTINUE_SCORE)
+
+
 def _to_cpu_but_embeddings(cells: Instances) -> Instances:
     """``cells.to("cpu")`` except the track-head embeddings, which stay on the model's device for the
     tracker's similarity (only the scores of candidate pairs cross to the CPU)."""
@@ -145,8 +151,7 @@ class CellTrackPredictor:
         self.resize = T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST] * 2, cfg.INPUT.MAX_SIZE_TEST)
         self.percentiles = tuple(cfg.CELLTRACK.NORMALIZE_PERCENTILES)
         self.smoothing = cfg.CELLTRACK.INPUT_SMOOTHING
-        # cells scored from CONTINUE_SCORE up to MIN_SCORE are detected too; the tracker keeps those that continue a track
-        self.min_score = min(cfg.CELLTRACK.TRACKER.MIN_SCORE, cfg.CELLTRACK.TRACKER.CONTINUE_SCORE)
+        self.min_score = detection_score(cfg)
         self.overlap_threshold = cfg.CELLTRACK.MASK_OVERLAP_THRESHOLD
         self.mask_threshold = cfg.CELLTRACK.MASK_THRESHOLD
         self.mask_flip = cfg.CELLTRACK.MASK_FLIP

@@ -410,14 +410,20 @@ class Tracker:
         weight = fuse_similarities(similarities, len(pairs))
         return weight + iou, (weight >= self.min_similarity) | overlap_allows(iou, self.alpha)
 
+    def _lasted(self, track_ids: np.ndarray) -> np.ndarray:
+        """(n,) bool: which tracks lasted ``min_track_length`` frames, so may be resumed or continued by a cell
+        below ``min_score`` (a track not yet long enough to be a cell, a flicker, is not drawn out)."""
+        if self.min_track_length <= 1 or len(track_ids) == 0:
+            return np.ones(len(track_ids), dtype=bool)
+        return self._lineage.lengths(track_ids) >= self.min_track_length
+
     def _continue_tracks(self, detections: Detections, last: _Frame, tentative: np.ndarray, links: Links) -> Links:
         """``links`` with the ``tentative`` cells of t (scored below ``min_score``) continuing, one to one, the
         tracked cells of t-1 that nothing continued or divided from (:meth:`_link_weights`); as for a resumed
         gap, only tracks that lasted ``min_track_length`` frames (a flicker is not drawn out into a track)."""
         open_cells = last.track_ids > 0
         open_cells[links.matched[links.matched >= 0]] = False
-        if self.min_track_length > 1 and open_cells.any():
-            open_cells[open_cells] = self._lineage.lengths(last.track_ids[open_cells]) >= self.min_track_length
+        open_cells[open_cells] = self._lasted(last.track_ids[open_cells])
         cells, previous_cells = np.flatnonzero(tentative), np.flatnonzero(open_cells)
         if len(previous_cells) == 0:
             return links
@@ -439,9 +445,7 @@ class Tracker:
         eligible = new.copy()
         for past in reversed(list(self._recent)[:-1]):  # most recently lost first; t-1 was linked already
             lost = np.flatnonzero(self._lost.frames == past.frame)
-            if self.min_track_length > 1 and len(lost):
-                # a track not yet long enough to be a cell (a flicker) is not resumed
-                lost = lost[self._lineage.lengths(self._lost.track_ids[lost]) >= self.min_track_length]
+            lost = lost[self._lasted(self._lost.track_ids[lost])]
             if len(lost) == 0:
                 continue
             cells = np.flatnonzero(eligible)

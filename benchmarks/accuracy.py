@@ -20,7 +20,7 @@ from celltrack.config import get_celltrack_cfg
 from celltrack.data import read_frame
 from celltrack.evaluation import write_tracked_sequence
 from celltrack.evaluation.baselines import classical_segmentation, link_laptrack
-from celltrack.tracking.predictor import CellTrackPredictor, detection_score
+from celltrack.tracking.predictor import CellTrackPredictor, detection_score, neighbouring
 from celltrack.tracking.tracker import GIVEN_CELLS, Detections, Tracker
 from common import HEADS, REPO, fresh, log, timed
 from sequences import SequenceData, find_sequences, mark_training_data, score_row, skipped_row
@@ -59,14 +59,14 @@ def fill_cache(predictor: CellTrackPredictor, seq: SequenceData, cache: Path, gt
     """
     cache.mkdir(parents=True, exist_ok=True)
     seconds, counted = 0.0, 0
-    for frame, path in enumerate(seq.frame_paths):
+    images = (read_frame(path, frame) for frame, path in enumerate(seq.frame_paths))
+    for frame, (image, neighbours) in enumerate(neighbouring(images)):  # neighbours: CELLTRACK.TEMPORAL_SMOOTHING
         target = cache / f"t{frame:04d}.npz"
         if target.exists():
             continue
-        image = read_frame(path, frame)
         given = seq.gt_labels(frame) if gt_masks else None
         start = time.perf_counter()
-        cells, detections = predictor.segment(image, given)
+        cells, detections = predictor.segment(image, given, neighbours)
         scores = cells.scores.numpy()
         seconds += time.perf_counter() - start
         counted += 1

@@ -16,7 +16,7 @@ from celltrack.data import make_synthetic_sequence, read_frame
 from celltrack.data.ctc import RAW_PATTERN
 from celltrack.data.movie import numbered_files
 from celltrack.tracking.frame_loop import track_frames
-from celltrack.tracking.predictor import CellTrackPredictor
+from celltrack.tracking.predictor import CellTrackPredictor, neighbouring
 from common import REPO, fresh, log, track_video
 from variants import Model, build_models, missing_weights, model_cfg
 from detectron2.modeling import build_model  # noqa: I001  (after celltrack: its compat shims come first)
@@ -69,19 +69,19 @@ def measure_inference(args, data: Path, work: Path) -> dict:
     plain_times, segment_times, timings, last = [], [], {"linking": 0.0}, {}
 
     @torch.no_grad()
-    def segment(image, _):  # the plain Mask R-CNN, then CellTrack, on the same frame
+    def segment(image, neighbours):  # the plain Mask R-CNN, then CellTrack (with its temporal smoothing), on the same frame
         inputs = predictor.model_input(image)
         start = time.perf_counter()
         cells = plain.inference([inputs])[0]["instances"].to("cpu")
         cells = cells[cells.scores >= predictor.min_score]
         middle = time.perf_counter()
-        tracked = predictor.segment(image)
+        tracked = predictor.segment(image, None, neighbours)
         plain_times.append(middle - start)
         segment_times.append(time.perf_counter() - middle)
         last["cells"] = len(tracked[0])
         return tracked
 
-    track_frames(((image, None) for image in frames), segment, predictor.make_tracker(), timings=timings)
+    track_frames(neighbouring(frames), segment, predictor.make_tracker(), timings=timings)
     # CellTrack's time per frame: detection + embeddings + the tracker's mean time per frame (a frame's output
     # waits Tracker.lag frames, so the tracker's time is not split by frame); the first frame warms up both models.
     linking_s = timings["linking"] / len(frames)

@@ -47,6 +47,16 @@ def add_celltrack_config(cfg: CN) -> None:
     # trained with 1.5; at inference, 2-4 gained a little SEG on the dim rungs of benchmarks/acquisition_ladder.py
     # (SIM+ 01 frames 55-64) but lost SEG and DET on GOWT1 01 (benchmarks/ladder/), so 1.5 stays.
     cfg.CELLTRACK.INPUT_SMOOTHING = 1.5
+    # At inference a noisy frame's network input is the average of its own and its neighbours' in time (frames
+    # t-1 and t+1, each weighing this; 0 = off). A nucleus moves a few pixels between frames and the noise does
+    # not repeat, so three frames lift a dim nucleus out of noise that one frame cannot (not in the paper). It
+    # blurs a moving outline a little, so it applies only above TEMPORAL_SMOOTHING_NOISE. The shipped model
+    # uses 0.25 (python benchmarks/temporal_smoothing.py, on SIM+ 01 frames 55-64 and GOWT1 01 re-acquired
+    # dimmer: benchmarks/temporal_smoothing.json).
+    cfg.CELLTRACK.TEMPORAL_SMOOTHING = 0.0
+    # Temporal smoothing applies to frames whose noise (``celltrack.data.normalize.noise_level``: robust pixel
+    # noise in units of the frame's normalised range) is above this; SIM+ 01 and GOWT1 01 as acquired: 0.02-0.03.
+    cfg.CELLTRACK.TEMPORAL_SMOOTHING_NOISE = 0.099
     # Mask-overlap suppression: a detection with more than this share of its pixels under higher-scoring
     # detections is dropped (one detection per nucleus; 1 = off). Not in the paper.
     cfg.CELLTRACK.MASK_OVERLAP_THRESHOLD = 0.5

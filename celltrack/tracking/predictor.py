@@ -1,7 +1,7 @@
 """CellTrackPredictor: one frame in, its cells out (masks, boxes, scores, centres, track-head embeddings),
 ready for the tracker. A movie is driven through it by ``celltrack.tracking.frame_loop``."""
 import time
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
@@ -12,7 +12,7 @@ from detectron2.modeling.postprocessing import detector_postprocess
 from detectron2.structures import Boxes, Instances
 
 from ..checkpoint import load_trained_weights
-from ..data.normalize import to_network_input
+from ..data.normalize import noise_level, temporal_smooth, to_network_input
 from .labels import boxes_from_labels, centers_from_labels, labels_from_masks, track_label_image  # noqa: F401
 from .state import expect_keys
 from .tracker import GIVEN_CELLS, Detections, Similarity, Tracker
@@ -108,6 +108,25 @@ def detections_from_instances(cells: Instances, overlap_threshold: float = 1.0) 
 
 
 
+# The raw frames t-1 and t+1 of a frame (None at a movie's ends), for temporal smoothing.
+Neighbours = Tuple[Optional[np.ndarray], Optional[np.ndarray]]
+
+
+def neighbouring(frames: Iterable) -> Iterator[Tuple[Any, Tuple[Any, Any]]]:
+    """``frames`` (any items, in movie order) -> ``(frame, (previous, following))`` for each, None at the ends;
+    reads one frame ahead. E.g. ``for image, neighbours in neighbouring(images): predictor.segment(image,
+    neighbours=neighbours)``."""
+    previous = current = None
+    started = False
+    for following in frames:
+        if started:
+            yield current, (previous, following)
+            previous = current
+        current, started = following, True
+    if started:
+        yield current, (previous, None)
+
+
 def detection_score(cfg) -> float:
     """The least score the predictor detects: ``CELLTRACK.TRACKER.MIN_SCORE``, or ``CONTINUE_SCORE`` if lower
     (cells between the two may only continue a track; the tracker decides)."""
@@ -151,6 +170,8 @@ class CellTrackPredictor:
         self.resize = T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST] * 2, cfg.INPUT.MAX_SIZE_TEST)
         self.percentiles = tuple(cfg.CELLTRACK.NORMALIZE_PERCENTILES)
         self.smoothing = cfg.CELLTRACK.INPUT_SMOOTHING
+        self.temporal_smoothing = cfg.CELLTRACK.TEMPORAL_SMOOTHING
+        self.temporal_smoothing_noise = cfg.CELLTRACK.TEMPORAL_SMOOTHING_NOISE
         self.min_score = detection_score(cfg)
         self.overlap_threshold = cfg.CELLTRACK.MASK_OVERLAP_THRESHOLD
         self.mask_threshold = cfg.CELLTRACK.MASK_THRESHOLD
@@ -186,20 +207,38 @@ class CellTrackPredictor:
             if self.cfg.INPUT.MIN_SIZE_TEST else (height, width)
         return new_height / height
 
-    def model_input(self, image: np.ndarray) -> dict:
-        """The model's input for one raw frame: smoothed, normalised, resized, on the model's device."""
+    def model_input(self, image: np.ndarray, neighbours: Neighbours = (None, None)) -> dict:
+        """The model's input for one raw frame: smoothed, normalised, resized, on the model's device.
+
+        ``neighbours``: the raw frames t-1 and t+1 (None where there is none); with
+        ``CELLTRACK.TEMPORAL_SMOOTHING`` on and a frame noisier than ``TEMPORAL_SMOOTHING_NOISE``, its input is
+        averaged with theirs (:func:`celltrack.data.normalize.temporal_smooth`)."""
         network_image = to_network_input(image, self.percentiles, self.smoothing)
+        if self.smooths_in_time(image, neighbours):
+            network_image = temporal_smooth(network_image, *(
+                None if neighbour is None else to_network_input(neighbour, self.percentiles, self.smoothing)
+                for neighbour in neighbours), self.temporal_smoothing)
         resized = self.resize.get_transform(network_image).apply_image(network_image)
         tensor = torch.as_tensor(np.ascontiguousarray(resized.transpose(2, 0, 1)), dtype=torch.float32)
         return {"image": tensor.to(self.model.device), "height": image.shape[0], "width": image.shape[1]}
 
+    def smooths_in_time(self, image: np.ndarray, neighbours: Neighbours) -> bool:
+        """Whether :meth:`model_input` averages ``image`` with its ``neighbours`` (temporal smoothing on, a
+        neighbour given, the frame's ``noise_level`` above ``CELLTRACK.TEMPORAL_SMOOTHING_NOISE``)."""
+        if self.temporal_smoothing <= 0 or all(neighbour is None for neighbour in neighbours):
+            return False
+        for neighbour in neighbours:
+            if neighbour is not None and np.shape(neighbour) != np.shape(image):
+                raise ValueError(f"a neighbouring frame is {np.shape(neighbour)}, this frame {np.shape(image)}: "
+                                 "every frame of a movie must have the same size")
+        return noise_level(image, self.percentiles) > self.temporal_smoothing_noise
 
     @torch.no_grad()
-    def detect(self, image: np.ndarray) -> Instances:
+    def detect(self, image: np.ndarray, neighbours: Neighbours = (None, None)) -> Instances:
         """Segment one frame: Instances (frame coordinates) with masks (mask head's probability >=
         CELLTRACK.MASK_THRESHOLD), boxes, scores and embeddings, scores >= CELLTRACK.TRACKER.MIN_SCORE (or
-        CONTINUE_SCORE, if lower), highest score first."""
-        inputs = self.model_input(image)
+        CONTINUE_SCORE, if lower), highest score first. ``neighbours``: see :meth:`model_input`."""
+        inputs = self.model_input(image, neighbours)
         cells = self.model.inference([inputs], do_postprocess=False)[0]  # pred_masks: (N, 1, M, M) probabilities
         cells = cells[cells.scores >= self.min_score]  # before the masks are mirrored and pasted into the frame
         if self.mask_flip and len(cells):
@@ -237,13 +276,15 @@ class CellTrackPredictor:
         cells.pred_classes = torch.zeros(num_cells, dtype=torch.long)
         return cells
 
-    def segment(self, image: np.ndarray, labels: Optional[np.ndarray] = None) -> Tuple[Instances, Detections]:
+    def segment(self, image: np.ndarray, labels: Optional[np.ndarray] = None,
+                neighbours: Neighbours = (None, None)) -> Tuple[Instances, Detections]:
         """One frame's cells, ready to link, without linking them: detected (or the given ``labels``),
         one detection per nucleus, spatial embeddings among the cells kept. Returns the cells (frame
-        coordinates; cell i has label i + 1) and their ``Detections``."""
+        coordinates; cell i has label i + 1) and their ``Detections``. ``neighbours``: the raw frames t-1
+        and t+1 for temporal smoothing (:meth:`model_input`; :func:`neighbouring` pairs a movie's frames)."""
         start = time.perf_counter()
         if labels is None:
-            cells, detections = self.kept_cells(self.detect(image), image.shape)
+            cells, detections = self.kept_cells(self.detect(image, neighbours), image.shape)
         else:
             detections = Detections.from_labels(labels)  # relabels to consecutive 1..N
             cells, detections = self._positioned(self.embed_labels(image, detections.labels), detections, image.shape)

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from ..data.movie import VIDEO_SUFFIXES, DataError, movie_length, read_movie
 from .frame_loop import frame_steps
 from .lineage import count_divisions
-from .predictor import CellTrackPredictor
+from .predictor import CellTrackPredictor, neighbouring
 from .sinks import CTCResultSink, GeffSink, OverlaySink, TracksTableSink, save_atomically
 from .state import load_state, save_state
 
@@ -267,9 +267,17 @@ def _track(predictor, movie_path, out_dir: Path, masks: Optional[Path], fps: flo
     frames = tqdm(_paired_frames(read_movie(movie_path, channel=channel, z=z), masks),
                   desc=f"tracking {Path(movie_path).name}", unit="frame", total=movie_length(movie_path))
     # Frames are counted from 0 whatever the movie's own numbering (a folder may start at t001).
+    # Each frame goes to the predictor with its raw neighbours in time (CELLTRACK.TEMPORAL_SMOOTHING).
+    movie = ((image, (labels, tuple(None if frame is None else frame[1] for frame in around)))
+             for (_, image, labels), around in neighbouring(frames))
+
+    def segment(image, given):
+        labels, neighbours = given
+        return predictor.segment(image, labels, neighbours)
+
     try:
-        yield from frame_steps(((image, labels) for _, image, labels in frames), predictor.segment, tracker,
-                               list(sinks.values()), start_frame=start_frame, after_frame=save, timings=timings)
+        yield from frame_steps(movie, segment, tracker, list(sinks.values()), start_frame=start_frame,
+                               after_frame=save, timings=timings)
     finally:  # the progress bar's last line before any error message
         frames.close()
 

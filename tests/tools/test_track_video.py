@@ -90,11 +90,11 @@ def test_resume_continues_an_interrupted_run(trained_tiny, tmp_path):
     calls = {"n": 0}
     original = predictor.__class__.segment
 
-    def interrupted(self, image, labels=None):
+    def interrupted(self, image, labels=None, neighbours=(None, None)):
         calls["n"] += 1
         if calls["n"] == 5:
             raise Interrupt
-        return original(self, image, labels)
+        return original(self, image, labels, neighbours)
 
     predictor.__class__.segment = interrupted
     try:
@@ -111,6 +111,47 @@ def test_resume_continues_an_interrupted_run(trained_tiny, tmp_path):
     assert (tmp_path / "part" / "tracks.csv").read_text() == (tmp_path / "full" / "tracks.csv").read_text()
     for name in ("tracks.csv", "res/res_track.txt", "res/mask007.tif"):
         assert (tmp_path / "part" / name).read_bytes() == (tmp_path / "full" / name).read_bytes(), name
+
+
+def test_temporal_smoothing_reads_each_frames_neighbours_also_when_resumed(trained_tiny, tmp_path):
+    import celltrack  # noqa: F401
+    from celltrack.data import read_frame
+    from celltrack.tracking.predictor import CellTrackPredictor
+    from celltrack.tracking.track_movie import track_movie
+
+    cfg, weights, root = trained_tiny
+    cfg = cfg.clone()
+    cfg.MODEL.WEIGHTS = str(weights)
+    cfg.CELLTRACK.TRACKER.MIN_SCORE = 0.05
+    cfg.CELLTRACK.TEMPORAL_SMOOTHING, cfg.CELLTRACK.TEMPORAL_SMOOTHING_NOISE = 0.25, 0.0  # every frame
+    predictor = CellTrackPredictor(cfg)
+    movie = [read_frame(path) for path in sorted((root / "01").glob("t*.tif"))]
+    seen, original, interrupt = [], predictor.model_input, {"at": None}
+
+    class Interrupt(Exception):
+        pass
+
+    def recorded(image, neighbours=(None, None)):
+        index = next(i for i, frame in enumerate(movie) if np.array_equal(frame, image))
+        seen.append((index, *(None if n is None else next(i for i, f in enumerate(movie) if np.array_equal(f, n))
+                              for n in neighbours)))
+        if index == interrupt["at"]:
+            raise Interrupt
+        return original(image, neighbours)
+
+    predictor.model_input = recorded
+    full = track_movie(predictor, root / "01", tmp_path / "full")
+    assert seen == [(0, None, 1)] + [(i, i - 1, i + 1) for i in range(1, 9)] + [(9, 8, None)]
+    seen.clear()
+    interrupt["at"] = 6
+    with pytest.raises(Interrupt):
+        track_movie(predictor, root / "01", tmp_path / "part")
+    seen.clear()
+    interrupt["at"] = None
+    resumed = track_movie(predictor, root / "01", tmp_path / "part", resume=True)
+    assert seen[0][1] is not None  # the first frame segmented after the resume has its previous frame too
+    assert resumed["cells"] == full["cells"]
+    assert (tmp_path / "part" / "tracks.csv").read_text() == (tmp_path / "full" / "tracks.csv").read_text()
 
 
 def test_resume_refuses_a_foreign_or_damaged_state(trained_tiny, tmp_path):

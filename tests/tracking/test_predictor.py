@@ -77,3 +77,48 @@ def test_continue_score_detects_the_low_cells_and_hands_their_scores_to_the_trac
     assert torch.equal(predictor.detect(image).scores, every.scores)  # detected down to CONTINUE_SCORE
     assert np.array_equal(detections.scores, cells.scores.numpy()) and (detections.scores < cut).any()
     assert predictor.make_tracker().min_score == cut  # only the cells above MIN_SCORE may start tracks
+
+
+def test_neighbouring_pairs_each_frame_with_the_frames_before_and_after():
+    from celltrack.tracking.predictor import neighbouring
+
+    assert list(neighbouring([])) == []
+    assert list(neighbouring(["a"])) == [("a", (None, None))]
+    assert list(neighbouring(iter("abc"))) == [("a", (None, "b")), ("b", ("a", "c")), ("c", ("b", None))]
+
+
+def test_temporal_smoothing_averages_a_noisy_frame_with_its_neighbours_only(trained_tiny):
+    from celltrack.data.normalize import noise_level, temporal_smooth, to_network_input
+
+    cfg, image = tiny_model_and_frame(trained_tiny)
+    cfg, frames = cfg.clone(), [read_frame(path) for path in sorted((trained_tiny[2] / "01").glob("t*.tif"))[2:5]]
+    cfg.CELLTRACK.TEMPORAL_SMOOTHING = 0.25
+    noise = noise_level(frames[1])
+    plain = CellTrackPredictor(cfg).model_input(frames[1])["image"]
+    previous, frame, following = (to_network_input(frame, cfg.CELLTRACK.NORMALIZE_PERCENTILES, cfg.CELLTRACK.INPUT_SMOOTHING)
+                                  for frame in frames)
+    expected = temporal_smooth(frame, previous, following, 0.25)
+    for gate, smoothed in ((noise / 2, True), (noise * 2, False)):
+        cfg.CELLTRACK.TEMPORAL_SMOOTHING_NOISE = gate
+        predictor = CellTrackPredictor(cfg)
+        assert predictor.smooths_in_time(frames[1], (frames[0], frames[2])) is smoothed
+        given = predictor.model_input(frames[1], (frames[0], frames[2]))["image"]
+        if smoothed:
+            assert torch.allclose(given, torch.as_tensor(expected.transpose(2, 0, 1)), atol=1e-3)
+            assert not torch.allclose(given, plain)
+            before, after = predictor.segment(frames[1])[1], predictor.segment(frames[1], None, (frames[0], frames[2]))[1]
+            assert not np.array_equal(before.labels, after.labels) or len(before.centers) == 0
+        else:
+            assert torch.equal(given, plain)
+    cfg.CELLTRACK.TEMPORAL_SMOOTHING = 0.0  # off: the neighbours are not read
+    assert not CellTrackPredictor(cfg).smooths_in_time(frames[1], (frames[0], frames[2]))
+
+
+def test_temporal_smoothing_refuses_neighbours_of_another_size(trained_tiny):
+    import pytest
+
+    cfg, image = tiny_model_and_frame(trained_tiny)
+    cfg = cfg.clone()
+    cfg.CELLTRACK.TEMPORAL_SMOOTHING, cfg.CELLTRACK.TEMPORAL_SMOOTHING_NOISE = 0.25, 0.0
+    with pytest.raises(ValueError, match="same size"):
+        CellTrackPredictor(cfg).model_input(image, (image[:-1], None))

@@ -68,7 +68,7 @@ from celltrack.evaluation import evaluate_ctc  # noqa: E402
 from celltrack.evaluation.evaluator import write_tracked_sequence  # noqa: E402
 from celltrack.linker_trainer import collect_frames, displacement_statistics, fit_link_model  # noqa: E402
 from celltrack.tracking.link_model import LINK_FEATURES, LinkModel  # noqa: E402
-from celltrack.tracking.predictor import CellTrackPredictor  # noqa: E402
+from celltrack.tracking.predictor import CellTrackPredictor, neighbouring  # noqa: E402
 from celltrack.tracking.tracker import GIVEN_CELLS, METHODS, Tracker  # noqa: E402
 from detectron2.data import DatasetCatalog  # noqa: E402
 
@@ -227,7 +227,8 @@ def main() -> None:
         for movie, (images, labels, gt) in validation_movies(Path(args.data), work).items():
             cells = [predictor.segment(image, given)[1] for image, given in
                      tqdm(list(zip(images, labels)), desc=f"embedding {movie}")]
-            own = [predictor.segment(image)[1] for image in tqdm(images, desc=f"detecting {movie}")]
+            own = [predictor.segment(image, None, around)[1]
+                   for image, around in tqdm(neighbouring(images), total=len(images), desc=f"detecting {movie}")]
             runs = [(name, {**GIVEN_CELLS, **options}, cells, "gt") for name, options in linkers.items()]
             runs += [(f"celltrack (min track length {k})", {"min_track_length": k}, own, "own") for k in TRACK_LENGTHS]
             runs += [(gap_name(*gap), {"max_gap": gap[0], "fill_gaps": gap[1]}, own, "own") for gap in GAPS]
@@ -270,7 +271,8 @@ def movie_cells(predictor, data: Path, work: Path):
     for movie, (images, labels, gt) in validation_movies(data, work).items():
         cells = [predictor.segment(image, given)[1] for image, given in
                  tqdm(list(zip(images, labels)), desc=f"embedding {movie}")]
-        own = [predictor.segment(image)[1] for image in tqdm(images, desc=f"detecting {movie}")]
+        own = [predictor.segment(image, None, around)[1]
+               for image, around in tqdm(neighbouring(images), total=len(images), desc=f"detecting {movie}")]
         yield movie, images, gt, cells, own
 
 
@@ -362,7 +364,8 @@ def choose_continue_score(cfg, data: Path, config_file: str) -> None:
         paths = sorted((dimmest / "01").glob("t*.tif"))
         movies["SIM+ 01 dimmest"] = ([read_frame(path, t) for t, path in enumerate(paths)], None, dimmest / "01_GT")
         for movie, (images, _, gt) in movies.items():
-            detected = [predictor.detect(image) for image in tqdm(images, desc=f"detecting {movie}")]
+            detected = [predictor.detect(image, around)
+                        for image, around in tqdm(neighbouring(images), total=len(images), desc=f"detecting {movie}")]
             for least in sorted({min(start, keep) for start, keep, _ in CELL_OPTIONS}):
                 own = [predictor.kept_cells(cells[cells.scores >= least], image.shape)[1]
                        for cells, image in zip(detected, images)]

@@ -23,7 +23,7 @@ import numpy as np
 from acquisition_ladder import LADDER, ladder_versions
 from celltrack import model_zoo
 from celltrack.data.movie import read_frame
-from celltrack.tracking.predictor import CellTrackPredictor
+from celltrack.tracking.predictor import CellTrackPredictor, neighbouring
 
 HERE = Path(__file__).resolve().parent
 # (dataset, sequence, first, stop, frames with every cell outlined)
@@ -57,7 +57,8 @@ def main() -> None:
         root = Path(args.data) / dataset
         references = {t: read_frame(root / f"{sequence}_GT" / "SEG" / f"man_seg{t:03d}.tif", t) for t in outlined}
         for rung, images in enumerate(ladder_versions(root, sequence, first, stop).values()):
-            cells = np.concatenate([matched_cells(predictor.segment(images[t - first])[1].labels, reference)
+            around = dict(zip(range(first, stop), (neighbours for _, neighbours in neighbouring(images))))
+            cells = np.concatenate([matched_cells(predictor.segment(images[t - first], None, around[t])[1].labels, reference)
                                     for t, reference in references.items()])
             matched = cells[:, 0] > 0
             rows.append({"movie": f"{dataset} {sequence} [{first}:{stop}]", "rung": LADDER[rung][0],

@@ -16,6 +16,12 @@ criterion; 0 unmatched). Rules, fixed before the run:
    midpoints between consecutive frames' noise levels (and 0); the highest SEG as in 1, ties to the lowest.
 
 Writes ``--out``/temporal_smoothing.json. Never looks at a test sequence.
+
+    python benchmarks/temporal_smoothing.py --data ../shared/data --noise-of Fluo-N2DH-SIM+/01 Fluo-N2DH-SIM+/02
+
+only reads the frames of the sequences named: each frame's ``noise_level`` and how many frames the model's
+``TEMPORAL_SMOOTHING_NOISE`` lets smooth (what the benchmark's tracking of them does), into
+``--out``/temporal_smoothing_noise.json. No model runs, no score: nothing is chosen from it.
 """
 from __future__ import annotations
 
@@ -57,13 +63,40 @@ def choose(frames: list) -> dict:
             "SEG_at_the_gate": by_gate[gate], "SEG_off": by_weight[0.0]}
 
 
+def report_noise(cfg, data: Path, sequences: list, out: Path) -> None:
+    """Each sequence's frames' ``noise_level``s and how many are above the config's gate (see the docstring)."""
+    gate, rows = cfg.CELLTRACK.TEMPORAL_SMOOTHING_NOISE, []
+    for name in sequences:
+        dataset, sequence = name.rsplit("/", 1)
+        paths = sorted((data / dataset / sequence).glob("t*.tif"))
+        if not paths:
+            raise SystemExit(f"error: no frames t*.tif in {data / dataset / sequence}; name a sequence as DATASET/NN")
+        levels = np.array([noise_level(read_frame(path, t), tuple(cfg.CELLTRACK.NORMALIZE_PERCENTILES))
+                           for t, path in enumerate(tqdm(paths, desc=name))])
+        rows.append({"sequence": name, "frames": len(levels), "noise min": float(levels.min()),
+                     "noise median": float(np.median(levels)), "noise max": float(levels.max()),
+                     "frames above the gate": int((levels > gate).sum())})
+        print("  ".join(f"{key} {value:.4f}" if isinstance(value, float) else f"{key} {value}" for key, value in rows[-1].items()))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "temporal_smoothing_noise.json").write_text(json.dumps(
+        {"command": "python benchmarks/temporal_smoothing.py --data ../shared/data --noise-of " + " ".join(sequences),
+         "TEMPORAL_SMOOTHING": cfg.CELLTRACK.TEMPORAL_SMOOTHING, "TEMPORAL_SMOOTHING_NOISE": gate, "rows": rows},
+        indent=1) + "\n")
+    print(f"wrote {out / 'temporal_smoothing_noise.json'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config-file", help="the model's config (default: the shipped model's)")
     parser.add_argument("--data", default="../shared/data", help="folder holding the CTC datasets")
     parser.add_argument("--out", default=str(HERE))
+    parser.add_argument("--noise-of", nargs="+", metavar="DATASET/SEQUENCE",
+                        help="only report the noise of these sequences' frames against the model's gate")
     args = parser.parse_args()
     cfg = get_celltrack_cfg(args.config_file) if args.config_file else model_zoo.get_config()
+    if args.noise_of:
+        report_noise(cfg, Path(args.data), args.noise_of, Path(args.out))
+        return
     predictor = CellTrackPredictor(cfg)
     predictor.temporal_smoothing_noise = -1.0  # every frame smoothed; the gate is chosen below
     frames, rows = [], []

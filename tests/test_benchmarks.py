@@ -342,6 +342,22 @@ def test_mask_errors_measures_each_reference_cell():
     assert rows[1, 0] == 0 and np.isnan(rows[1, 1:]).all()
 
 
+def test_temporal_smoothing_chooses_the_weight_then_the_gate_between_frames():
+    from temporal_smoothing import WEIGHTS, choose
+
+    def frame(noise, off, on):  # Jaccards of two reference cells, smoothing off / at every weight
+        return {"noise": noise, "jaccard": {w: np.array(off if w == 0 else on) + (w == 0.25) * 0.01 for w in WEIGHTS}}
+
+    # A clean frame loses with smoothing, two noisy ones gain: the gate falls between the clean and the noisy.
+    frames = [frame(0.02, [0.9, 0.9], [0.8, 0.8]), frame(0.15, [0.5, 0.6], [0.7, 0.7]), frame(0.2, [0.4, 0.4], [0.6, 0.6])]
+    chosen = choose(frames)
+    assert chosen["TEMPORAL_SMOOTHING"] == 0.25
+    assert chosen["TEMPORAL_SMOOTHING_NOISE"] == 0.085
+    assert chosen["SEG_at_the_gate"] > chosen["SEG_every_frame_by_weight"]["0.2500"] > chosen["SEG_off"]
+    # Smoothing that pays everywhere: gate 0, every frame.
+    assert choose([frame(0.02, [0.5, 0.5], [0.6, 0.6]), frame(0.2, [0.4, 0.4], [0.6, 0.6])])["TEMPORAL_SMOOTHING_NOISE"] == 0.0
+
+
 def test_link_errors_judges_each_link_against_the_truth():
     from types import SimpleNamespace
 

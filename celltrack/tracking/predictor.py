@@ -157,8 +157,8 @@ class CellTrackPredictor:
     With ``labels`` (a label image of cells segmented elsewhere, e.g. Cellpose, 0 = background) the
     detector is skipped: the track head embeds the given cells.
 
-    ``frames`` / ``seconds``: frames segmented so far and the time spent on them (its state,
-    :meth:`state_dict`, so that a resumed run reports the whole movie's timings).
+    ``frames`` / ``seconds`` / ``smoothed_frames``: frames segmented so far, the time spent on them and how many
+    of them were smoothed in time (its state, :meth:`state_dict`, so that a resumed run reports the whole movie's).
     """
 
     def __init__(self, cfg, model: Optional[torch.nn.Module] = None):
@@ -181,7 +181,7 @@ class CellTrackPredictor:
 
     def reset(self) -> None:
         """Zero the counters (a new movie)."""
-        self.frames, self.seconds = 0, 0.0
+        self.frames, self.seconds, self.smoothed_frames = 0, 0.0, 0
 
     def make_tracker(self, given_cells: bool = False) -> Tracker:
         """A fresh tracker for one movie: the config's ``CELLTRACK.TRACKER`` and this model's similarity.
@@ -193,11 +193,12 @@ class CellTrackPredictor:
         return Tracker(self.cfg, similarity=self.similarity, **(GIVEN_CELLS if given_cells else {}))
 
     def state_dict(self) -> Dict[str, Any]:
-        return {"frames": self.frames, "seconds": self.seconds}
+        return {"frames": self.frames, "seconds": self.seconds, "smoothed_frames": self.smoothed_frames}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         expect_keys(state, ("frames", "seconds"), "CellTrackPredictor")
         self.frames, self.seconds = int(state["frames"]), float(state["seconds"])
+        self.smoothed_frames = int(state.get("smoothed_frames", 0))
 
     def _input_scale(self, frame_shape) -> float:
         """Network-input pixels per frame pixel."""
@@ -215,6 +216,7 @@ class CellTrackPredictor:
         averaged with theirs (:func:`celltrack.data.normalize.temporal_smooth`)."""
         network_image = to_network_input(image, self.percentiles, self.smoothing)
         if self.smooths_in_time(image, neighbours):
+            self.smoothed_frames += 1
             network_image = temporal_smooth(network_image, *(
                 None if neighbour is None else to_network_input(neighbour, self.percentiles, self.smoothing)
                 for neighbour in neighbours), self.temporal_smoothing)

@@ -289,6 +289,8 @@ def _track(predictor, movie_path, out_dir: Path, masks: Optional[Path], fps: flo
         "tracks": int(len(ctc.lineage)),
         "divisions": int(count_divisions(ctc.lineage)),
         "linked_given_masks": masks is not None,
+        # frames whose network input was averaged with their neighbours' (CELLTRACK.TEMPORAL_SMOOTHING: noisy frames)
+        "frames_smoothed_in_time": predictor.smoothed_frames,
         "seconds_per_frame": {
             "detection" if masks is None else "embedding": predictor.seconds / length,
             "linking": timings["linking"] / length,

@@ -151,6 +151,7 @@ def test_temporal_smoothing_reads_each_frames_neighbours_also_when_resumed(train
     resumed = track_movie(predictor, root / "01", tmp_path / "part", resume=True)
     assert seen[0][1] is not None  # the first frame segmented after the resume has its previous frame too
     assert resumed["cells"] == full["cells"]
+    assert full["frames_smoothed_in_time"] == resumed["frames_smoothed_in_time"] == 10
     assert (tmp_path / "part" / "tracks.csv").read_text() == (tmp_path / "full" / "tracks.csv").read_text()
 
 

@@ -50,9 +50,11 @@ def add_celltrack_config(cfg: CN) -> None:
     # At inference a noisy frame's network input is the average of its own and its neighbours' in time (frames
     # t-1 and t+1, each weighing this; 0 = off). A nucleus moves a few pixels between frames and the noise does
     # not repeat, so three frames lift a dim nucleus out of noise that one frame cannot (not in the paper). It
-    # blurs a moving outline a little, so it applies only above TEMPORAL_SMOOTHING_NOISE. The shipped model
-    # uses 0.25 (python benchmarks/temporal_smoothing.py, on SIM+ 01 frames 55-64 and GOWT1 01 re-acquired
-    # dimmer: benchmarks/temporal_smoothing.json).
+    # blurs a moving outline a little, so it applies only above TEMPORAL_SMOOTHING_NOISE. 0.25 had the best SEG
+    # on SIM+ 01 frames 55-64 and GOWT1 01 re-acquired dimmer (python benchmarks/temporal_smoothing.py:
+    # benchmarks/temporal_smoothing.json), but tracking the validation movies' own cells with it lost (mean SEG +
+    # TRA + CT 2.0664 against 2.0799; SIM+ 01 dimmer, whose frames straddle the gate, CT 0.725 -> 0.486:
+    # benchmarks/linker_validation_continue_smoothing.json), so the shipped model has it off.
     cfg.CELLTRACK.TEMPORAL_SMOOTHING = 0.0
     # Temporal smoothing applies to frames whose noise (``celltrack.data.normalize.noise_level``: robust pixel
     # noise in units of the frame's normalised range) is above this; SIM+ 01 and GOWT1 01 as acquired: 0.02-0.03.

@@ -64,7 +64,8 @@ def noise_level(image: np.ndarray, percentiles: tuple[float, float] = DEFAULT_PE
     """Robust standard deviation of the pixel noise of a raw ``(H, W)`` frame, in percentile-normalised units
     (0..1 is the frame's ``percentiles`` range): 1.4826 x the median absolute deviation of the differences of
     neighbouring pixels, / sqrt(2). Nuclei outlines are a small share of the differences, so the median reads
-    the noise, not the cells. 0.02-0.03 for Fluo-N2DH-SIM+ 01 and GOWT1 01 as acquired."""
+    the noise, not the cells. 0.02-0.03 for Fluo-N2DH-SIM+ 01 and GOWT1 01 as acquired. An 8-bit frame whose noise
+    is below one grey level may read 0 (most differences are 0): a clean frame, as it should be for the gate."""
     image = percentile_normalize(image, *percentiles)
     differences = np.concatenate([np.diff(image, axis=1).ravel(), np.diff(image, axis=0).ravel()])
     deviation = np.median(np.abs(differences - np.median(differences)))

@@ -68,10 +68,10 @@ def interrupt_at(monkeypatch, frame: int) -> None:
     """Ctrl-C while the predictor works on ``frame``."""
     original = CellTrackPredictor.segment
 
-    def interrupted(self, image, labels=None):
+    def interrupted(self, image, labels=None, neighbours=(None, None)):
         if self.frames == frame:  # frames segmented so far, this run's and a resumed run's
             raise KeyboardInterrupt
-        return original(self, image, labels)
+        return original(self, image, labels, neighbours)
 
     monkeypatch.setattr(CellTrackPredictor, "segment", interrupted)
 

@@ -53,7 +53,7 @@ def add_celltrack_config(cfg: CN) -> None:
     # blurs a moving outline a little, so it applies only above TEMPORAL_SMOOTHING_NOISE. 0.25 had the best SEG
     # on SIM+ 01 frames 55-64 and GOWT1 01 re-acquired dimmer (python benchmarks/temporal_smoothing.py:
     # benchmarks/temporal_smoothing.json), but tracking the validation movies' own cells with it lost (mean SEG +
-    # TRA + CT 2.0664 against 2.0799; SIM+ 01 dimmer, whose frames straddle the gate, CT 0.725 -> 0.486:
+    # TRA + CT 2.0692 at best against 2.0799; SIM+ 01 dimmer, whose frames straddle the gate, CT 0.725 -> 0.486:
     # benchmarks/linker_validation_continue_smoothing.json), so the shipped model has it off.
     cfg.CELLTRACK.TEMPORAL_SMOOTHING = 0.0
     # Temporal smoothing applies to frames whose noise (``celltrack.data.normalize.noise_level``: robust pixel

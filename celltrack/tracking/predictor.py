@@ -108,6 +108,7 @@ def detections_from_instances(cells: Instances, overlap_threshold: float = 1.0) 
 
 
 
+_NONE = object()  # no frame at all (an empty movie)
 # The raw frames t-1 and t+1 of a frame (None at a movie's ends), for temporal smoothing.
 Neighbours = Tuple[Optional[np.ndarray], Optional[np.ndarray]]
 
@@ -116,15 +117,14 @@ def neighbouring(frames: Iterable) -> Iterator[Tuple[Any, Tuple[Any, Any]]]:
     """``frames`` (any items, in movie order) -> ``(frame, (previous, following))`` for each, None at the ends;
     reads one frame ahead. E.g. ``for image, neighbours in neighbouring(images): predictor.segment(image,
     neighbours=neighbours)``."""
-    previous = current = None
-    started = False
+    frames = iter(frames)
+    previous, current = None, next(frames, _NONE)
+    if current is _NONE:
+        return
     for following in frames:
-        if started:
-            yield current, (previous, following)
-            previous = current
-        current, started = following, True
-    if started:
-        yield current, (previous, None)
+        yield current, (previous, following)
+        previous, current = current, following
+    yield current, (previous, None)
 
 
 def detection_score(cfg) -> float:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """CELLTRACK.TEMPORAL_SMOOTHING and TEMPORAL_SMOOTHING_NOISE of a trained model, chosen on validation movies.
 
-    python benchmarks/temporal_smoothing.py --data ../shared/data
+    python benchmarks/temporal_smoothing.py --data ../shared/data [--config-file CONFIG] [--weights WEIGHTS] [--out DIR]
 
 The validation movies of ``mask_errors.py`` (SIM+ 01 frames 55-64, held back from training, and GOWT1 01
 frames 21-39, scored on its frames 21, 31, 33 and 39, which have every cell outlined) are re-acquired at each
@@ -88,12 +88,16 @@ def report_noise(cfg, data: Path, sequences: list, out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config-file", help="the model's config (default: the shipped model's)")
+    parser.add_argument("--weights", help="the model's weights (default: the config's MODEL.WEIGHTS)")
     parser.add_argument("--data", default="../shared/data", help="folder holding the CTC datasets")
     parser.add_argument("--out", default=str(HERE))
     parser.add_argument("--noise-of", nargs="+", metavar="DATASET/SEQUENCE",
                         help="only report the noise of these sequences' frames against the model's gate")
     args = parser.parse_args()
     cfg = get_celltrack_cfg(args.config_file) if args.config_file else model_zoo.get_config()
+    if args.weights:
+        cfg.defrost()
+        cfg.MODEL.WEIGHTS = args.weights
     if args.noise_of:
         report_noise(cfg, Path(args.data), args.noise_of, Path(args.out))
         return
@@ -126,8 +130,9 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "temporal_smoothing.json").write_text(json.dumps(
         {"command": "python benchmarks/temporal_smoothing.py --data ../shared/data"
-         + (f" --config-file {args.config_file}" if args.config_file else ""),
-         "model": args.config_file or "the shipped model", "chosen": chosen, "rows": rows,
+         + (f" --config-file {args.config_file}" if args.config_file else "")
+         + (f" --weights {args.weights}" if args.weights else "") + (f" --out {args.out}" if args.out != str(HERE) else ""),
+         "model": args.weights or args.config_file or "the shipped model", "chosen": chosen, "rows": rows,
          "frames": [{"movie": frame["movie"], "rung": frame["rung"], "frame": frame["frame"], "noise": frame["noise"]}
                     for frame in frames]}, indent=1) + "\n")
     print(f"wrote {out / 'temporal_smoothing.json'}")

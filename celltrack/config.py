@@ -77,6 +77,13 @@ def add_celltrack_config(cfg: CN) -> None:
     # 55-64 as acquired and dimmer it did not pay with the shipped model (`python benchmarks/mask_settings.py`:
     # mean SEG 0.820 with it at 0.5, 0.820 without; mask_settings.json).
     cfg.CELLTRACK.MASK_FLIP = False
+    # At inference the detector also reads the frame mirrored ("horizontal": left-right, "vertical": up-down,
+    # "both": both at once), once per entry; the mirrored passes' cells, mirrored back, join the plain frame's
+    # and one detection per nucleus is kept as always (MASK_OVERLAP_THRESHOLD, highest score first): a dim
+    # nucleus the detector misses in one orientation may be found in another (test-time augmentation of the
+    # detections; not in the paper). Every cell's track-head embeddings are read from the plain frame. Each
+    # entry costs one more detector pass. Empty = off.
+    cfg.CELLTRACK.MIRRORED_DETECTION = ()
     # Training pairs frame t with frame t-gap, gap drawn from 1..MAX_FRAME_GAP (paper: 1).
     cfg.CELLTRACK.MAX_FRAME_GAP = 1
     # Modules that train (names of the model's modules, e.g. "roi_heads.mask_head"; each with its submodules);
@@ -112,6 +119,10 @@ def add_celltrack_config(cfg: CN) -> None:
     cfg.CELLTRACK.AUGMENT.GAUSSIAN_NOISE = (0.0, 0.12)
     # Signal-dependent (Poisson-like shot) noise: standard deviation k * sqrt(signal), k in this range.
     cfg.CELLTRACK.AUGMENT.POISSON_NOISE = (0.0, 0.1)
+    # Share of the training pairs whose frames enter averaged with their neighbours in time (frames t-1 and t+1,
+    # each weighing CELLTRACK.TEMPORAL_SMOOTHING), as the predictor averages a noisy movie's frames, so the network
+    # learns to outline a cell in an averaged frame; 0 = none. Not in the paper.
+    cfg.CELLTRACK.AUGMENT.TEMPORAL_SMOOTHING = 0.0
 
     cfg.CELLTRACK.TRACKER = CN()
     # Linking rule: "paper" (per-cell agreement of visual and spatial argmax, overlap fallback)

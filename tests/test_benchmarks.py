@@ -358,6 +358,22 @@ def test_temporal_smoothing_chooses_the_weight_then_the_gate_between_frames():
     assert choose([frame(0.02, [0.5, 0.5], [0.6, 0.6]), frame(0.2, [0.4, 0.4], [0.6, 0.6])])["TEMPORAL_SMOOTHING_NOISE"] == 0.0
 
 
+def test_mirrored_detection_picks_the_best_set_it_can_afford():
+    from mirrored_detection import choose
+
+    def overall(*rows):  # (SEG, seconds per frame) of off, horizontal, horizontal+vertical, all three
+        names = ("off", "horizontal", "horizontal+vertical", "horizontal+vertical+both")
+        return {n: {"SEG": seg, "seconds per frame": seconds} for n, (seg, seconds) in zip(names, rows)}
+
+    # Three passes are best but cost three times the plain detector's time: one mirror is the most it affords.
+    assert choose(overall((0.80, 1.0), (0.81, 1.9), (0.83, 2.8), (0.84, 3.1))) == ("horizontal",)
+    # A tie (to 4 decimals) goes to fewer passes; a mirror that loses is not taken.
+    assert choose(overall((0.80, 1.0), (0.80001, 1.9), (0.83, 2.8), (0.84, 3.1))) == ()
+    assert choose(overall((0.80, 1.0), (0.79, 1.9), (0.83, 2.8), (0.84, 3.1))) == ()
+    # Were passes cheap, all three would be taken.
+    assert choose(overall((0.80, 1.0), (0.81, 1.2), (0.83, 1.5), (0.84, 1.9))) == ("horizontal", "vertical", "both")
+
+
 def test_link_errors_judges_each_link_against_the_truth():
     from types import SimpleNamespace
 

@@ -7,6 +7,12 @@ geometric augmentation (the transforms sampled on frame t are replayed on t - ga
 identities stay comparable, and the same simulated acquisition (contrast, gamma, illumination, blur,
 noise level) with noise drawn independently, as two real frames of one movie differ.
 
+Temporal smoothing (``CELLTRACK.AUGMENT.TEMPORAL_SMOOTHING``): in that share of the pairs, each frame's
+network input is averaged with its neighbours' in time (frames t-1 and t+1 of the same sequence, the same
+acquisition, their own noise) exactly as the predictor does on a noisy movie
+(``CELLTRACK.TEMPORAL_SMOOTHING``), so the network learns to outline a cell in an averaged frame. A
+neighbour outside the dataset (a sequence's ends, frames held back by a slice) gives its weight to the frame.
+
 Frame-0 pairing: the first frame of a sequence has no earlier frame. With ``first_frame="repeat"``
 (default) it is paired with itself: every cell keeps its identity, nothing divides or appears, which
 is a true (if easy) pair and never breaks a loader. ``"skip"`` returns None instead, which detectron2's
@@ -27,7 +33,8 @@ from detectron2.data import transforms as T
 from detectron2.structures import BitMasks, Boxes, Instances
 
 from .movie import DataError, read_frame, where
-from .normalize import DEFAULT_PERCENTILES, gaussian_smooth, percentile_normalize, to_network_input
+from .normalize import (DEFAULT_PERCENTILES, gaussian_smooth, percentile_normalize, temporal_smooth,
+                        to_network_input)
 
 FIRST_FRAME_PAIRINGS = ("repeat", "skip")
 
@@ -194,7 +201,8 @@ class PairedFrameMapper:
     def __init__(self, is_train: bool, *, augmentations: list[T.Augmentation], dataset_dicts: list[dict],
                  max_frame_gap: int = 1, percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
                  smoothing: float = 0.0, photometric: Optional[PhotometricRanges] = None,
-                 first_frame: str = "repeat"):
+                 first_frame: str = "repeat", temporal_smoothing: float = 0.0,
+                 temporal_smoothing_share: float = 0.0):
         """
         Args:
             is_train: random frame gap (else gap 1).
@@ -207,7 +215,16 @@ class PairedFrameMapper:
             photometric: ranges of the acquisition-like augmentation (None = off); one setting per pair,
                 noise drawn per frame.
             first_frame: pairing of a sequence's first frame, "repeat" or "skip" (module docstring).
+            temporal_smoothing: each neighbour's weight in a frame smoothed in time (module docstring).
+            temporal_smoothing_share: share of the pairs whose frames are smoothed in time (0 = none).
         """
+        if not 0.0 <= temporal_smoothing_share <= 1.0:
+            raise ValueError(f"CELLTRACK.AUGMENT.TEMPORAL_SMOOTHING is a share of the training pairs, in 0..1; "
+                             f"got {temporal_smoothing_share}")
+        if temporal_smoothing_share > 0 and not 0.0 < temporal_smoothing <= 0.5:
+            raise ValueError(f"CELLTRACK.AUGMENT.TEMPORAL_SMOOTHING {temporal_smoothing_share} smooths training pairs in "
+                             f"time at the weight CELLTRACK.TEMPORAL_SMOOTHING, which must be in (0, 0.5]; got "
+                             f"{temporal_smoothing}")
         if first_frame not in FIRST_FRAME_PAIRINGS:
             raise ValueError(f"first_frame must be one of {FIRST_FRAME_PAIRINGS}, got {first_frame!r}")
         if max_frame_gap < 1:
@@ -220,6 +237,8 @@ class PairedFrameMapper:
         self.smoothing = smoothing
         self.photometric = photometric
         self.first_frame = first_frame
+        self.temporal_smoothing = temporal_smoothing
+        self.temporal_smoothing_share = temporal_smoothing_share
 
     @classmethod
     def from_config(cls, cfg, is_train: bool = True, dataset_dicts: Optional[list[dict]] = None) -> dict:
@@ -235,6 +254,8 @@ class PairedFrameMapper:
             "smoothing": cfg.CELLTRACK.INPUT_SMOOTHING,
             "photometric": PhotometricRanges.from_config(cfg)
             if is_train and cfg.CELLTRACK.AUGMENT.PHOTOMETRIC else None,
+            "temporal_smoothing": cfg.CELLTRACK.TEMPORAL_SMOOTHING,
+            "temporal_smoothing_share": cfg.CELLTRACK.AUGMENT.TEMPORAL_SMOOTHING if is_train else 0.0,
         }
 
     def previous_record(self, record: dict) -> Optional[dict]:
@@ -257,6 +278,31 @@ class PairedFrameMapper:
                                       cells=outlined_cells(record))
         return to_network_input(raw, self.percentiles, self.smoothing)
 
+    def smoothed_in_time(self, record: dict, image: np.ndarray, loaded: dict,
+                         acquisition: Optional[dict] = None) -> np.ndarray:
+        """``image`` (the network input of ``record``) averaged with its neighbours' in time (module
+        docstring); ``loaded`` maps ``(sequence, frame)`` to network inputs already made for this pair, so a
+        frame that is both a pair's frame and a neighbour enters with the same noise, as at inference."""
+        neighbours = []
+        for step in (-1, 1):
+            neighbour = self.records.get((record["sequence"], record["frame"] + step))
+            if neighbour is not None:
+                key = (neighbour["sequence"], neighbour["frame"])
+                if key not in loaded:
+                    loaded[key] = self.load_image(neighbour, acquisition)
+                self.check_same_size(neighbour, loaded[key], record, image)
+                neighbour = loaded[key]
+            neighbours.append(neighbour)
+        return temporal_smooth(image, *neighbours, self.temporal_smoothing)
+
+    @staticmethod
+    def check_same_size(other: dict, other_image: np.ndarray, record: dict, image: np.ndarray) -> None:
+        if other_image.shape != image.shape:
+            raise DataError(
+                f"{where(other['file_name'], other['frame'])}: size {other_image.shape[:2]} differs "
+                f"from {where(record['file_name'], record['frame'])} {image.shape[:2]}; every frame of a "
+                f"sequence must have the same size.")
+
     def frame_dict(self, record: dict, image: np.ndarray, transforms: T.TransformList) -> dict:
         """Output dict of one (already transformed) frame; ``transforms`` are applied to its annotations."""
         image_size = image.shape[:2]
@@ -276,11 +322,12 @@ class PairedFrameMapper:
             return None
         acquisition = sample_acquisition(self.photometric) if self.photometric is not None else None
         image, previous_image = self.load_image(record, acquisition), self.load_image(previous, acquisition)
-        if previous_image.shape != image.shape:
-            raise DataError(
-                f"{where(previous['file_name'], previous['frame'])}: size {previous_image.shape[:2]} differs "
-                f"from {where(record['file_name'], record['frame'])} {image.shape[:2]}; both frames of a "
-                f"pair must have the same size.")
+        self.check_same_size(previous, previous_image, record, image)
+        if self.temporal_smoothing_share > 0 and np.random.rand() < self.temporal_smoothing_share:
+            loaded = {(previous["sequence"], previous["frame"]): previous_image,
+                      (record["sequence"], record["frame"]): image}
+            image, previous_image = (self.smoothed_in_time(record, image, loaded, acquisition),
+                                     self.smoothed_in_time(previous, previous_image, loaded, acquisition))
         aug_input = T.AugInput(image)
         transforms = self.augmentations(aug_input)
         result = self.frame_dict(record, aug_input.image, transforms)

@@ -92,7 +92,7 @@ class CellTrackROIHeads(StandardROIHeads):
         detected = [x.pred_boxes for x in instances]
         if self.mask_box_scale != 1.0:  # the mask head reads enlarged boxes; masks are pasted into them
             for cells in instances:
-                cells.pred_boxes = _scaled_about_centres(cells.pred_boxes, self.mask_box_scale)
+                cells.pred_boxes = scaled_about_centres(cells.pred_boxes, self.mask_box_scale)
         instances = super().forward_with_given_boxes(features, instances)
         return self.embed_cells(features, instances, detected)
 
@@ -179,7 +179,7 @@ class CellTrackROIHeads(StandardROIHeads):
         return torch.cat(all_pairs), torch.cat(all_labels)
 
 
-def _scaled_about_centres(boxes: Boxes, scale: float) -> Boxes:
+def scaled_about_centres(boxes: Boxes, scale: float) -> Boxes:
     """``boxes`` with width and height times ``scale``, centres kept."""
     corners = boxes.tensor
     centres, half = (corners[:, :2] + corners[:, 2:]) / 2, (corners[:, 2:] - corners[:, :2]) / 2 * scale

@@ -13,6 +13,7 @@ from detectron2.structures import Boxes, Instances
 
 from ..checkpoint import load_trained_weights
 from ..data.normalize import noise_level, temporal_smooth, to_network_input
+from ..modeling.roi_heads import scaled_about_centres
 from .labels import boxes_from_labels, centers_from_labels, labels_from_masks, track_label_image  # noqa: F401
 from .state import expect_keys
 from .tracker import GIVEN_CELLS, Detections, Similarity, Tracker
@@ -108,6 +109,10 @@ def detections_from_instances(cells: Instances, overlap_threshold: float = 1.0) 
 
 
 
+# CELLTRACK.MIRRORED_DETECTION's mirrorings: the image axes each flips.
+MIRRORS = {"horizontal": (-1,), "vertical": (-2,), "both": (-2, -1)}
+DETECTION_FIELDS = ("pred_boxes", "scores", "pred_classes", "pred_masks")
+
 _NONE = object()  # no frame at all (an empty movie)
 # The raw frames t-1 and t+1 of a frame (None at a movie's ends), for temporal smoothing.
 Neighbours = Tuple[Optional[np.ndarray], Optional[np.ndarray]]
@@ -176,6 +181,11 @@ class CellTrackPredictor:
         self.overlap_threshold = cfg.CELLTRACK.MASK_OVERLAP_THRESHOLD
         self.mask_threshold = cfg.CELLTRACK.MASK_THRESHOLD
         self.mask_flip = cfg.CELLTRACK.MASK_FLIP
+        unknown = [m for m in cfg.CELLTRACK.MIRRORED_DETECTION if m not in MIRRORS]
+        if unknown:
+            raise ValueError(f"CELLTRACK.MIRRORED_DETECTION: unknown mirroring {', '.join(map(repr, unknown))}; "
+                             f"use any of {', '.join(MIRRORS)}")
+        self.mirrored_detection = tuple(cfg.CELLTRACK.MIRRORED_DETECTION)
         self.similarity: Similarity = track_head_similarity(self.model.roi_heads.track_head)  # built once
         self.reset()
 
@@ -241,12 +251,46 @@ class CellTrackPredictor:
         CELLTRACK.MASK_THRESHOLD), boxes, scores and embeddings, scores >= CELLTRACK.TRACKER.MIN_SCORE (or
         CONTINUE_SCORE, if lower), highest score first. ``neighbours``: see :meth:`model_input`."""
         inputs = self.model_input(image, neighbours)
-        cells = self.model.inference([inputs], do_postprocess=False)[0]  # pred_masks: (N, 1, M, M) probabilities
-        cells = cells[cells.scores >= self.min_score]  # before the masks are mirrored and pasted into the frame
+        if self.mirrored_detection:
+            cells = self._detected_with_mirrors(inputs)
+        else:
+            cells = self.model.inference([inputs], do_postprocess=False)[0]  # pred_masks: (N, 1, M, M) probabilities
+            cells = cells[cells.scores >= self.min_score]  # before the masks are mirrored and pasted into the frame
         if self.mask_flip and len(cells):
             cells.pred_masks = (cells.pred_masks + self._mirrored_masks(inputs, cells)) / 2
         cells = detector_postprocess(cells, inputs["height"], inputs["width"], mask_threshold=self.mask_threshold)
         return _to_cpu_but_embeddings(cells)
+
+    def _detected(self, inputs: dict) -> Tuple[Instances, Dict[str, torch.Tensor]]:
+        """The detector's cells scored at least :func:`detection_score` (network-input coordinates, masks as
+        (N, 1, M, M) probabilities) and the backbone's features: ``model.inference`` without postprocessing."""
+        images = self.model.preprocess_image([inputs])
+        features = self.model.backbone(images.tensor)
+        proposals, _ = self.model.proposal_generator(images, features, None)
+        cells = self.model.roi_heads(images, features, proposals, None)[0][0]
+        return cells[cells.scores >= self.min_score], features
+
+    def _detected_with_mirrors(self, inputs: dict) -> Instances:
+        """The plain frame's cells and those of each ``CELLTRACK.MIRRORED_DETECTION`` pass, mirrored back
+        (boxes and mask probabilities), highest score first; every cell's embeddings read from the plain
+        frame's features at its detected box (the mask head's box shrunk by ``MASK_BOX_SCALE``)."""
+        cells, features = self._detected(inputs)
+        height, width = inputs["image"].shape[1:]
+        found = [cells]
+        for mirroring in self.mirrored_detection:
+            dims = MIRRORS[mirroring]  # -1: columns (left-right), -2: rows (up-down)
+            mirrored, _ = self._detected(dict(inputs, image=inputs["image"].flip(dims)))
+            boxes = mirrored.pred_boxes.tensor.clone()
+            if -1 in dims:
+                boxes[:, [0, 2]] = width - mirrored.pred_boxes.tensor[:, [2, 0]]
+            if -2 in dims:
+                boxes[:, [1, 3]] = height - mirrored.pred_boxes.tensor[:, [3, 1]]
+            found.append(Instances(mirrored.image_size, pred_boxes=Boxes(boxes), scores=mirrored.scores,
+                                   pred_classes=mirrored.pred_classes, pred_masks=mirrored.pred_masks.flip(dims)))
+        cells = Instances.cat([Instances(c.image_size, **{k: c.get(k) for k in DETECTION_FIELDS}) for c in found])
+        cells = cells[torch.argsort(cells.scores, descending=True)]
+        detected = scaled_about_centres(cells.pred_boxes, 1.0 / self.model.roi_heads.mask_box_scale)
+        return self.model.roi_heads.embed_cells(features, [cells], [detected])[0]
 
     def _mirrored_masks(self, inputs: dict, cells: Instances) -> torch.Tensor:
         """(N, 1, M, M) mask probabilities of ``cells`` (network-input coordinates, the boxes the mask head

@@ -212,3 +212,43 @@ def marker_root_records(tmp_path):
     for frame in (1, 2):
         (root / "01_GT" / "SEG" / f"man_seg{frame:03d}.tif").unlink()
     return load_ctc_sequence(root, "01")
+
+
+def test_temporal_smoothing_averages_each_frame_with_its_neighbours(ctc_root):
+    records = load_ctc_sequence(ctc_root, "01")
+    inputs = [to_network_input(tifffile.imread(record["file_name"]), smoothing=1.5) for record in records]
+
+    def expected(t):  # the predictor's average: a missing neighbour's weight goes to the frame
+        neighbours = [inputs[s] if 0 <= s < len(inputs) else inputs[t] for s in (t - 1, t + 1)]
+        return 0.5 * inputs[t] + 0.25 * neighbours[0] + 0.25 * neighbours[1]
+
+    mapper = PairedFrameMapper(is_train=True, augmentations=[], dataset_dicts=records, smoothing=1.5,
+                               temporal_smoothing=0.25, temporal_smoothing_share=1.0)
+    for t in (4, len(records) - 1, 0):
+        out = mapper(records[t])
+        for frame in (out, out["previous"]):
+            image = frame["image"].numpy().transpose(1, 2, 0)
+            assert np.allclose(image, expected(frame["frame"]), atol=1e-3)
+            assert not np.allclose(image, inputs[frame["frame"]], atol=1e-3)
+    plain = PairedFrameMapper(is_train=True, augmentations=[], dataset_dicts=records, smoothing=1.5)(records[4])
+    assert np.allclose(plain["image"].numpy().transpose(1, 2, 0), inputs[4], atol=1e-3)
+    # a slice of the sequence: frames outside it are no neighbours
+    cut = PairedFrameMapper(is_train=True, augmentations=[], dataset_dicts=records[:5], smoothing=1.5,
+                            temporal_smoothing=0.25, temporal_smoothing_share=1.0)(records[4])
+    assert np.allclose(cut["image"].numpy().transpose(1, 2, 0), 0.75 * inputs[4] + 0.25 * inputs[3], atol=1e-3)
+
+
+def test_temporal_smoothing_share_comes_from_the_config(ctc_root):
+    records = load_ctc_sequence(ctc_root, "01")
+    cfg = _cfg()
+    cfg.CELLTRACK.TEMPORAL_SMOOTHING, cfg.CELLTRACK.AUGMENT.TEMPORAL_SMOOTHING = 0.25, 0.5
+    assert PairedFrameMapper.from_config(cfg, True, records)["temporal_smoothing_share"] == 0.5
+    assert PairedFrameMapper.from_config(cfg, False, records)["temporal_smoothing_share"] == 0.0
+    np.random.seed(0)
+    mapper = PairedFrameMapper(cfg, True, dataset_dicts=records)
+    assert mapper.temporal_smoothing == 0.25
+    cfg.CELLTRACK.TEMPORAL_SMOOTHING = 0.0
+    with pytest.raises(ValueError, match="CELLTRACK.TEMPORAL_SMOOTHING"):
+        PairedFrameMapper(cfg, True, dataset_dicts=records)
+    with pytest.raises(ValueError, match="share"):
+        PairedFrameMapper(is_train=True, augmentations=[], dataset_dicts=records, temporal_smoothing_share=1.5)

@@ -1,6 +1,7 @@
 """CellTrackPredictor.detect on a tiny trained model: the mask head's cut (CELLTRACK.MASK_THRESHOLD) and mirrored pass
 (CELLTRACK.MASK_FLIP)."""
 import numpy as np
+import pytest
 import torch
 from detectron2.structures import Boxes, Instances
 
@@ -122,3 +123,38 @@ def test_temporal_smoothing_refuses_neighbours_of_another_size(trained_tiny):
     cfg.CELLTRACK.TEMPORAL_SMOOTHING, cfg.CELLTRACK.TEMPORAL_SMOOTHING_NOISE = 0.25, 0.0
     with pytest.raises(ValueError, match="same size"):
         CellTrackPredictor(cfg).model_input(image, (image[:-1], None))
+
+
+def test_mirrored_detection_adds_the_mirrored_frames_cells_mirrored_back(trained_tiny):
+    """With CELLTRACK.MIRRORED_DETECTION the cells are the plain frame's (unchanged, embeddings included) and the
+    mirrored frame's, whose boxes, scores and masks are those the plain detector finds in the mirrored frame,
+    mirrored back; their embeddings are read from the plain frame at their boxes."""
+    cfg, image = tiny_model_and_frame(trained_tiny, min_score=0.05)
+    plain_predictor = CellTrackPredictor(cfg)
+    plain = plain_predictor.detect(image)
+    for mirroring, axes in (("horizontal", (1,)), ("vertical", (0,)), ("both", (0, 1))):
+        in_mirror = plain_predictor.detect(np.ascontiguousarray(np.flip(image, axes)))
+        cfg.CELLTRACK.MIRRORED_DETECTION = (mirroring,)
+        both = CellTrackPredictor(cfg).detect(image)
+        assert len(plain) > 0 and len(in_mirror) > 0 and len(both) == len(plain) + len(in_mirror)
+        assert torch.equal(both.scores, both.scores.sort(descending=True).values)
+        height, width = image.shape
+        expected = in_mirror.pred_boxes.tensor.clone()
+        if 1 in axes:
+            expected[:, [0, 2]] = width - in_mirror.pred_boxes.tensor[:, [2, 0]]
+        if 0 in axes:
+            expected[:, [1, 3]] = height - expected[:, [3, 1]]
+        for found, masks, flipped in ((plain, plain.pred_masks, False), (in_mirror, in_mirror.pred_masks, True)):
+            for i in range(len(found)):
+                box = expected[i] if flipped else found.pred_boxes.tensor[i]
+                match = torch.where((both.pred_boxes.tensor - box).abs().max(1).values < 1e-3)[0]
+                assert len(match) == 1, (mirroring, i)
+                j = int(match[0])
+                assert torch.isclose(both.scores[j], found.scores[i])
+                mask = torch.flip(masks[i], axes) if flipped else masks[i]
+                assert (both.pred_masks[j] != mask).float().mean() < 0.01  # pasting may round an edge pixel
+                if not flipped:
+                    assert torch.allclose(both.visual_embeddings[j], found.visual_embeddings[i], atol=1e-5)
+    cfg.CELLTRACK.MIRRORED_DETECTION = ("diagonal",)
+    with pytest.raises(ValueError, match="MIRRORED_DETECTION.*'diagonal'"):
+        CellTrackPredictor(cfg)

@@ -107,11 +107,22 @@ def detections_from_instances(cells: Instances, overlap_threshold: float = 1.0) 
                              cells.scores.numpy() if cells.has("scores") else None)
 
 
-
-
 # CELLTRACK.MIRRORED_DETECTION's mirrorings: the image axes each flips.
 MIRRORS = {"horizontal": (-1,), "vertical": (-2,), "both": (-2, -1)}
 DETECTION_FIELDS = ("pred_boxes", "scores", "pred_classes", "pred_masks")
+
+
+def mirrored_boxes(boxes: Boxes, dims: Tuple[int, ...], image_size: Tuple[int, int]) -> Boxes:
+    """``boxes`` in an ``image_size`` (height, width) image flipped along ``dims`` (-1: columns, left-right;
+    -2: rows, up-down; see ``MIRRORS``), as ``torch.flip`` flips it; mirroring twice gives the boxes back."""
+    height, width = image_size
+    mirrored = boxes.tensor.clone()
+    if -1 in dims:
+        mirrored[:, [0, 2]] = width - boxes.tensor[:, [2, 0]]
+    if -2 in dims:
+        mirrored[:, [1, 3]] = height - boxes.tensor[:, [3, 1]]
+    return Boxes(mirrored)
+
 
 _NONE = object()  # no frame at all (an empty movie)
 # The raw frames t-1 and t+1 of a frame (None at a movie's ends), for temporal smoothing.
@@ -251,11 +262,9 @@ class CellTrackPredictor:
         CELLTRACK.MASK_THRESHOLD), boxes, scores and embeddings, scores >= CELLTRACK.TRACKER.MIN_SCORE (or
         CONTINUE_SCORE, if lower), highest score first. ``neighbours``: see :meth:`model_input`."""
         inputs = self.model_input(image, neighbours)
+        cells, features = self._detected(inputs)  # pred_masks: (N, 1, M, M) probabilities
         if self.mirrored_detection:
-            cells = self._detected_with_mirrors(inputs)
-        else:
-            cells = self.model.inference([inputs], do_postprocess=False)[0]  # pred_masks: (N, 1, M, M) probabilities
-            cells = cells[cells.scores >= self.min_score]  # before the masks are mirrored and pasted into the frame
+            cells = self._with_mirrored_cells(inputs, cells, features)
         if self.mask_flip and len(cells):
             cells.pred_masks = (cells.pred_masks + self._mirrored_masks(inputs, cells)) / 2
         cells = detector_postprocess(cells, inputs["height"], inputs["width"], mask_threshold=self.mask_threshold)
@@ -270,22 +279,16 @@ class CellTrackPredictor:
         cells = self.model.roi_heads(images, features, proposals, None)[0][0]
         return cells[cells.scores >= self.min_score], features
 
-    def _detected_with_mirrors(self, inputs: dict) -> Instances:
-        """The plain frame's cells and those of each ``CELLTRACK.MIRRORED_DETECTION`` pass, mirrored back
+    def _with_mirrored_cells(self, inputs: dict, cells: Instances, features: Dict[str, torch.Tensor]) -> Instances:
+        """The plain frame's ``cells`` and those of each ``CELLTRACK.MIRRORED_DETECTION`` pass, mirrored back
         (boxes and mask probabilities), highest score first; every cell's embeddings read from the plain
-        frame's features at its detected box (the mask head's box shrunk by ``MASK_BOX_SCALE``)."""
-        cells, features = self._detected(inputs)
-        height, width = inputs["image"].shape[1:]
+        frame's ``features`` at its detected box (the mask head's box shrunk by ``MASK_BOX_SCALE``)."""
         found = [cells]
         for mirroring in self.mirrored_detection:
-            dims = MIRRORS[mirroring]  # -1: columns (left-right), -2: rows (up-down)
+            dims = MIRRORS[mirroring]
             mirrored, _ = self._detected(dict(inputs, image=inputs["image"].flip(dims)))
-            boxes = mirrored.pred_boxes.tensor.clone()
-            if -1 in dims:
-                boxes[:, [0, 2]] = width - mirrored.pred_boxes.tensor[:, [2, 0]]
-            if -2 in dims:
-                boxes[:, [1, 3]] = height - mirrored.pred_boxes.tensor[:, [3, 1]]
-            found.append(Instances(mirrored.image_size, pred_boxes=Boxes(boxes), scores=mirrored.scores,
+            boxes = mirrored_boxes(mirrored.pred_boxes, dims, mirrored.image_size)
+            found.append(Instances(mirrored.image_size, pred_boxes=boxes, scores=mirrored.scores,
                                    pred_classes=mirrored.pred_classes, pred_masks=mirrored.pred_masks.flip(dims)))
         cells = Instances.cat([Instances(c.image_size, **{k: c.get(k) for k in DETECTION_FIELDS}) for c in found])
         cells = cells[torch.argsort(cells.scores, descending=True)]
@@ -297,10 +300,8 @@ class CellTrackPredictor:
         read) from the frame mirrored left-right, mirrored back (``CELLTRACK.MASK_FLIP``)."""
         images = self.model.preprocess_image([dict(inputs, image=inputs["image"].flip(-1))])
         features = self.model.backbone(images.tensor)
-        width = cells.image_size[1]
-        boxes = cells.pred_boxes.tensor.clone()
-        boxes[:, [0, 2]] = width - cells.pred_boxes.tensor[:, [2, 0]]
-        mirrored = Instances(cells.image_size, pred_boxes=Boxes(boxes), pred_classes=cells.pred_classes)
+        boxes = mirrored_boxes(cells.pred_boxes, MIRRORS["horizontal"], cells.image_size)
+        mirrored = Instances(cells.image_size, pred_boxes=boxes, pred_classes=cells.pred_classes)
         return self.model.roi_heads._forward_mask(features, [mirrored])[0].pred_masks.flip(-1)
 
     @torch.no_grad()

@@ -231,6 +231,19 @@ def add_celltrack_config(cfg: CN) -> None:
     cfg.CELLTRACK.TRACKER.CONTINUE_SCORE = 1.0
 
 
+# CELLTRACK.MIRRORED_DETECTION's mirrorings: the image axes (torch.flip's dims) each flips.
+MIRRORS = {"horizontal": (-1,), "vertical": (-2,), "both": (-2, -1)}
+
+
+def check_celltrack_cfg(cfg: CN) -> None:
+    """ValueError for a CellTrack value no run can use. :func:`get_celltrack_cfg` checks each config it makes
+    (so a tool reports a wrong value as a user error, before any work), the predictor each config it gets."""
+    unknown = [m for m in cfg.CELLTRACK.MIRRORED_DETECTION if m not in MIRRORS]
+    if unknown:
+        raise ValueError(f"CELLTRACK.MIRRORED_DETECTION: unknown mirroring {', '.join(map(repr, unknown))}; "
+                         f"use any of {', '.join(MIRRORS)}")
+
+
 def get_celltrack_cfg(config_file: str = None, opts=()) -> CN:
     """detectron2's defaults + CellTrack's keys, then ``config_file`` (through ``_BASE_``), then ``opts``."""
     from detectron2.config import get_cfg
@@ -240,4 +253,5 @@ def get_celltrack_cfg(config_file: str = None, opts=()) -> CN:
     if config_file:
         cfg.merge_from_file(config_file)
     cfg.merge_from_list(list(opts))
+    check_celltrack_cfg(cfg)
     return cfg

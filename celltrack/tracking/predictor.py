@@ -12,6 +12,7 @@ from detectron2.modeling.postprocessing import detector_postprocess
 from detectron2.structures import Boxes, Instances
 
 from ..checkpoint import load_trained_weights
+from ..config import MIRRORS, check_celltrack_cfg
 from ..data.normalize import noise_level, temporal_smooth, to_network_input
 from ..modeling.roi_heads import scaled_about_centres
 from .labels import boxes_from_labels, centers_from_labels, labels_from_masks, track_label_image  # noqa: F401
@@ -107,8 +108,6 @@ def detections_from_instances(cells: Instances, overlap_threshold: float = 1.0) 
                              cells.scores.numpy() if cells.has("scores") else None)
 
 
-# CELLTRACK.MIRRORED_DETECTION's mirrorings: the image axes each flips.
-MIRRORS = {"horizontal": (-1,), "vertical": (-2,), "both": (-2, -1)}
 DETECTION_FIELDS = ("pred_boxes", "scores", "pred_classes", "pred_masks")
 
 
@@ -192,10 +191,7 @@ class CellTrackPredictor:
         self.overlap_threshold = cfg.CELLTRACK.MASK_OVERLAP_THRESHOLD
         self.mask_threshold = cfg.CELLTRACK.MASK_THRESHOLD
         self.mask_flip = cfg.CELLTRACK.MASK_FLIP
-        unknown = [m for m in cfg.CELLTRACK.MIRRORED_DETECTION if m not in MIRRORS]
-        if unknown:
-            raise ValueError(f"CELLTRACK.MIRRORED_DETECTION: unknown mirroring {', '.join(map(repr, unknown))}; "
-                             f"use any of {', '.join(MIRRORS)}")
+        check_celltrack_cfg(cfg)
         self.mirrored_detection = tuple(cfg.CELLTRACK.MIRRORED_DETECTION)
         self.similarity: Similarity = track_head_similarity(self.model.roi_heads.track_head)  # built once
         self.reset()

@@ -393,6 +393,8 @@ ROWS = {
                                         "(frame 0): label image size (32, 32) differs"),
     "unknown config key": Row("track_video", lambda c: c.track(None, "NOT.A_KEY", "1"), 2,
                               "Non-existent key: NOT.A_KEY"),
+    "unknown mirroring": Row("track_video", lambda c: c.track(None, "CELLTRACK.MIRRORED_DETECTION", "('diagonal',)"), 2,
+                             "unknown mirroring 'diagonal'; use any of horizontal, vertical, both"),
     "missing config file": Row("track_video", lambda c: [c.movie, "--config-file", c.tmp / "cfg.yaml", "--weights",
                                                          c.weights, "--output", c.out], 2, "cfg.yaml: no such config"),
     "missing argument": Row("track_video", lambda c: [c.movie], 2, "the following arguments are required"),
